@@ -31,7 +31,8 @@ const LOCAL = { host: "127.0.0.1", port: 5432, url: "postgres://postgres@127.0.0
 export async function selectPostgresBackend(probes: BackendProbes): Promise<SelectedBackend> {
   const explicit = probes.env.ENTRA_IT_POSTGRES_URL;
   if (explicit) return { kind: "url", url: explicit, stop: async () => {} };
-  if (await probes.tcpOpen(LOCAL.host, LOCAL.port)) return { kind: "local", url: LOCAL.url, stop: async () => {} };
+  if (await probes.tcpOpen(LOCAL.host, LOCAL.port))
+    return { kind: "local", url: LOCAL.url, stop: async () => {} };
   if (await raceTimeout(probes.dockerAvailable(), probes.dockerTimeoutInMs ?? 3_000)) {
     const container = await probes.startContainer();
     return { kind: "container", url: container.url, stop: () => container.stop() };
@@ -78,7 +79,9 @@ export const realProbes: BackendProbes = {
   },
   startContainer: async () => {
     const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
-    const container = await new PostgreSqlContainer("postgres:16-alpine").withCommand(["-c", "max_connections=300"]).start();
+    const container = await new PostgreSqlContainer("postgres:16-alpine")
+      .withCommand(["-c", "max_connections=300"])
+      .start();
     return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
   },
 };

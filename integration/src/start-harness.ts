@@ -17,7 +17,9 @@ export interface Harness {
  * `DefaultAzureCredential` talks to it. Call before the first token request of the process:
  * @azure/identity fixes the managed-identity endpoint at its first request.
  */
-export async function startHarness(options: Omit<EmulatorOptions, "postgres"> & { requireTls?: boolean } = {}) {
+export async function startHarness(
+  options: Omit<EmulatorOptions, "postgres"> & { requireTls?: boolean } = {},
+) {
   const backend = await selectPostgresBackend(realProbes);
   const { requireTls, ...emulatorOptions } = options;
   const emulator = await startEmulator({

@@ -33,7 +33,9 @@ it(`3. ${BURST} concurrent new connections at a cold start cause exactly one tok
   } finally {
     await Promise.all(clients.map((client) => client.end().catch(() => {})));
   }
-  console.info(`cold burst: ${BURST} connections, ${harness.emulator.counters.tokenRequests} token request(s)`);
+  console.info(
+    `cold burst: ${BURST} connections, ${harness.emulator.counters.tokenRequests} token request(s)`,
+  );
   expect(harness.emulator.counters.tokenRequests).toBe(1);
   expect(harness.emulator.counters.loginsAccepted).toBe(BURST);
 });

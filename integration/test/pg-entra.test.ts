@@ -53,7 +53,9 @@ describe("pg through the emulator (real DefaultAzureCredential, TLS verified)", 
         "select current_user as user, 41 + 1 as answer",
       );
       expect(rows[0]).toMatchObject({ user: harness.emulator.identities[0]?.name, answer: 42 });
-      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.query("select $1::int as i", [i])));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => pool.query("select $1::int as i", [i])),
+      );
       expect(results.map((r) => r.rows[0].i)).toEqual([0, 1, 2, 3, 4, 5]);
     } finally {
       await pool.end();
@@ -76,7 +78,9 @@ describe("pg through the emulator (real DefaultAzureCredential, TLS verified)", 
   it("4. identity endpoint down while the cached token is valid: no connection fails", async () => {
     const pool = new pg.Pool(withEntra(harness.pgConfig({ max: 2 })));
     try {
-      await pool.query("select 1"); // warm the shared provider
+      const warm = await pool.connect(); // warm the shared provider
+      await warm.query("select 1");
+      warm.release(true);
       harness.emulator.faults.identity.set({ mode: "down" });
       const before = harness.emulator.counters.loginsAccepted;
       for (let i = 0; i < 10; i++) {
@@ -104,7 +108,8 @@ describe("pg through the emulator (real DefaultAzureCredential, TLS verified)", 
       {
         name: "wrong audience",
         mint: () => harness.emulator.mintToken({ audience: "https://vault.azure.net" }),
-        azure: 'does not have a valid audience claim. Please acquire a new token for the resource "https://ossrdbms-aad.database.windows.net".',
+        azure:
+          'does not have a valid audience claim. Please acquire a new token for the resource "https://ossrdbms-aad.database.windows.net".',
         code: "TOKEN_AUDIENCE",
       },
       {
@@ -126,7 +131,9 @@ describe("pg through the emulator (real DefaultAzureCredential, TLS verified)", 
         scope: "https://ossrdbms-aad.database.windows.net/.default",
       });
       try {
-        const error = await connectOnce(withEntra(harness.pgConfig({ user: user() }), { tokenProvider })).then(
+        const error = await connectOnce(
+          withEntra(harness.pgConfig({ user: user() }), { tokenProvider }),
+        ).then(
           () => undefined,
           (e: Error) => e,
         );
@@ -141,7 +148,10 @@ describe("pg through the emulator (real DefaultAzureCredential, TLS verified)", 
     });
 
     it("after the server rejects a token as expired, the next connection uses a freshly fetched one", async () => {
-      const credential = scriptedCredential([harness.emulator.mintToken({ expired: true }), harness.emulator.mintToken()]);
+      const credential = scriptedCredential([
+        harness.emulator.mintToken({ expired: true }),
+        harness.emulator.mintToken(),
+      ]);
       const tokenProvider = createTokenProvider({
         credential,
         scope: "https://ossrdbms-aad.database.windows.net/.default",
@@ -159,7 +169,10 @@ describe("pg through the emulator (real DefaultAzureCredential, TLS verified)", 
 
   it("6. an insecure config is refused before any network I/O", async () => {
     const before = harness.emulator.counters;
-    for (const insecure of [{ ssl: false }, { ssl: { ca: harness.emulator.ca, rejectUnauthorized: false } }]) {
+    for (const insecure of [
+      { ssl: false },
+      { ssl: { ca: harness.emulator.ca, rejectUnauthorized: false } },
+    ]) {
       expect(() => withEntra({ ...harness.pgConfig(), ...insecure })).toThrowError(
         expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }),
       );

@@ -51,7 +51,8 @@ describe("integration backend selection", () => {
     const p = probes({
       dockerAvailable: realProbes.dockerAvailable,
       dockerTimeoutInMs: 3_000,
-      startContainer: async () => Promise.reject(new Error("a Docker engine answered: container start attempted")),
+      startContainer: async () =>
+        Promise.reject(new Error("a Docker engine answered: container start attempted")),
     });
     const started = Date.now();
     await expect(selectPostgresBackend(p)).rejects.toThrow(/No PostgreSQL backend|container start attempted/);

@@ -10,7 +10,9 @@ function jwt(claims: Record<string, unknown>): string {
   return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJl`;
 }
 
-const CANARY = jwt({ xms_mirid: "/subscriptions/s/resourcegroups/r/providers/Microsoft.Web/sites/canary-app" });
+const CANARY = jwt({
+  xms_mirid: "/subscriptions/s/resourcegroups/r/providers/Microsoft.Web/sites/canary-app",
+});
 
 function fakeProvider(token = CANARY): EntraTokenProvider & { calls: number; invalidations: number } {
   const provider = {
@@ -42,7 +44,10 @@ const env = {};
 describe("withEntra (pg config)", () => {
   it("supplies the provider's token through an async password function", async () => {
     const provider = fakeProvider();
-    const config = withEntra({ host: "db.postgres.database.azure.com", user: "app" }, { tokenProvider: provider, env });
+    const config = withEntra(
+      { host: "db.postgres.database.azure.com", user: "app" },
+      { tokenProvider: provider, env },
+    );
     expect(typeof config.password).toBe("function");
     const password = config.password as () => Promise<string>;
     await expect(password.call(undefined)).resolves.toBe(CANARY);
@@ -55,7 +60,10 @@ describe("withEntra (pg config)", () => {
   });
 
   it("keeps a caller's verified TLS object (private CA)", () => {
-    const config = withEntra({ host: "h", user: "u", ssl: { ca: "PEM" } }, { tokenProvider: fakeProvider(), env });
+    const config = withEntra(
+      { host: "h", user: "u", ssl: { ca: "PEM" } },
+      { tokenProvider: fakeProvider(), env },
+    );
     expect(config.ssl).toEqual({ ca: "PEM" });
   });
 
@@ -66,9 +74,9 @@ describe("withEntra (pg config)", () => {
     ["sslmode=no-verify", { connectionString: "postgres://u@h/db?sslmode=no-verify" }],
   ])("refuses an insecure config (%s) before any I/O", (_name, insecure) => {
     const provider = fakeProvider();
-    expect(() => withEntra({ host: "h", user: "u", ...insecure }, { tokenProvider: provider, env })).toThrowError(
-      expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }),
-    );
+    expect(() =>
+      withEntra({ host: "h", user: "u", ...insecure }, { tokenProvider: provider, env }),
+    ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
     expect(provider.calls).toBe(0);
   });
 
@@ -81,8 +89,14 @@ describe("withEntra (pg config)", () => {
   });
 
   it("refuses AZURE_POSTGRESQL_SSL=false unless allowInsecure", () => {
-    const insecureEnv = { AZURE_POSTGRESQL_HOST: "h", AZURE_POSTGRESQL_SSL: "false", AZURE_POSTGRESQL_USER: "u" };
-    expect(() => withEntra(undefined, { tokenProvider: fakeProvider(), env: insecureEnv })).toThrow(EntraAuthError);
+    const insecureEnv = {
+      AZURE_POSTGRESQL_HOST: "h",
+      AZURE_POSTGRESQL_SSL: "false",
+      AZURE_POSTGRESQL_USER: "u",
+    };
+    expect(() => withEntra(undefined, { tokenProvider: fakeProvider(), env: insecureEnv })).toThrow(
+      EntraAuthError,
+    );
   });
 
   it("parses a connectionString into fields so the password function survives", () => {
@@ -127,9 +141,9 @@ describe("withEntra (pg config)", () => {
   it("prefers the explicit user, then options.username, then AZURE_POSTGRESQL_USER", () => {
     const scEnv = { AZURE_POSTGRESQL_USER: "from-env" };
     const provider = fakeProvider();
-    expect(withEntra({ user: "explicit" }, { tokenProvider: provider, env: scEnv, username: "opt" }).user).toBe(
-      "explicit",
-    );
+    expect(
+      withEntra({ user: "explicit" }, { tokenProvider: provider, env: scEnv, username: "opt" }).user,
+    ).toBe("explicit");
     expect(withEntra({}, { tokenProvider: provider, env: scEnv, username: "opt" }).user).toBe("opt");
     expect(withEntra({}, { tokenProvider: provider, env: scEnv }).user).toBe("from-env");
   });

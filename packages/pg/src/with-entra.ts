@@ -59,7 +59,10 @@ interface ConnectingClient {
  * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
  * @returns A copy of `config` with `password`, `user`, `ssl` (and the fields of a `connectionString`) set.
  */
-export function withEntra<T extends PgEntraConfig = PgEntraConfig>(config?: T, options: EntraOptions = {}): T {
+export function withEntra<T extends PgEntraConfig = PgEntraConfig>(
+  config?: T,
+  options: EntraOptions = {},
+): T & PgEntraConfig {
   const settings = resolveSettings("postgresql", options.env ?? process.env);
   const { connectionString, ...rest } = (config ?? {}) as T;
   const fromUrl = connectionString ? parseConnectionString(connectionString) : {};
@@ -102,7 +105,7 @@ export function withEntra<T extends PgEntraConfig = PgEntraConfig>(config?: T, o
     // token before connecting. A bare `pg.Client` cannot; its auth error says what to set.
     result.Client = createUsernameResolvingClient(merged.Client ?? pg.Client, provider);
   }
-  return result as T;
+  return result as T & PgEntraConfig;
 }
 
 function parseConnectionString(connectionString: string): PgEntraConfig {
@@ -113,10 +116,9 @@ function parseConnectionString(connectionString: string): PgEntraConfig {
     });
   }
   const { password: _dropped, ...fields } = parsed;
-  for (const key of Object.keys(fields) as (keyof PgEntraConfig)[]) {
-    if (fields[key] === undefined || fields[key] === null) delete fields[key];
-  }
-  return fields;
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined && value !== null),
+  ) as PgEntraConfig;
 }
 
 function createPasswordFunction(provider: EntraTokenProvider): PasswordFunction {
@@ -132,14 +134,20 @@ function createPasswordFunction(provider: EntraTokenProvider): PasswordFunction 
  * cached token when the server says it is expired or invalid, and appends what to change to the
  * error message pg is about to reject `connect()` with.
  */
-function watchAuthFailure(client: ConnectingClient | undefined, provider: EntraTokenProvider, token: string): void {
+function watchAuthFailure(
+  client: ConnectingClient | undefined,
+  provider: EntraTokenProvider,
+  token: string,
+): void {
   const connection = client?.connection;
   if (!connection?.prependListener || !connection.removeListener || !connection.once) return;
   const onError = (error: Error) => {
     const described = describeServerAuthError(error.message, "postgresql");
     if (!described) return;
     if (shouldInvalidateToken(described.code)) {
-      logger.warning(`PostgreSQL rejected the access token (${described.code}); fetching a new one for the next connection.`);
+      logger.warning(
+        `PostgreSQL rejected the access token (${described.code}); fetching a new one for the next connection.`,
+      );
       provider.invalidate();
     }
     let hint = described.hint;
@@ -160,18 +168,25 @@ function watchAuthFailure(client: ConnectingClient | undefined, provider: EntraT
 
 type ClientConstructor = NonNullable<pg.PoolConfig["Client"]>;
 
-function createUsernameResolvingClient(Base: ClientConstructor, provider: EntraTokenProvider): ClientConstructor {
+function createUsernameResolvingClient(
+  Base: ClientConstructor,
+  provider: EntraTokenProvider,
+): ClientConstructor {
   const Client = Base as unknown as typeof pg.Client;
   class EntraClient extends Client {
-    override connect(): Promise<void>;
+    override connect(): Promise<pg.Client>;
     override connect(callback: (err: Error) => void): void;
-    override connect(callback?: (err: Error) => void): Promise<void> | undefined {
+    override connect(callback?: (err: Error) => void): Promise<pg.Client> | undefined {
       const ready = provider.getToken().then(({ token }) => {
         const user = deriveUsername(token);
         if (!user) {
-          throw new EntraAuthError("USERNAME_UNRESOLVED", "No PostgreSQL user name was given and the token has none.", {
-            hint: "Pass `user` in the config, `username` in the options, or set AZURE_POSTGRESQL_USER.",
-          });
+          throw new EntraAuthError(
+            "USERNAME_UNRESOLVED",
+            "No PostgreSQL user name was given and the token has none.",
+            {
+              hint: "Pass `user` in the config, `username` in the options, or set AZURE_POSTGRESQL_USER.",
+            },
+          );
         }
         const params = (this as unknown as { connectionParameters: { user: string } }).connectionParameters;
         params.user = user;

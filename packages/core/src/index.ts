@@ -1,0 +1,35 @@
+export type { Clock } from "./clock.js";
+export { systemClock } from "./clock.js";
+export type { TokenProviderOptions } from "./create-token-provider.js";
+export { createTokenProvider } from "./create-token-provider.js";
+export { deriveUsername } from "./derive-username.js";
+export type { EntraAuthErrorCode, EntraAuthErrorOptions } from "./entra-auth-error.js";
+export { EntraAuthError, isEntraAuthError } from "./entra-auth-error.js";
+export type { EntraOptions, RefreshOptions } from "./entra-options.js";
+export type {
+  EntraAccessToken,
+  EntraTokenProvider,
+  EntraTokenProviderStats,
+  GetEntraTokenOptions,
+} from "./entra-token-provider.js";
+export { getSharedTokenProvider, resetSharedTokenProviders } from "./get-shared-token-provider.js";
+export { logger, redactToken } from "./logger.js";
+export type { CachedToken, RefreshPolicy, RetryJitter } from "./refresh-policy.js";
+export {
+  DEFAULT_REFRESH_POLICY,
+  mustRefresh,
+  nextRefreshAt,
+  resolveRefreshPolicy,
+  retryDelayInMs,
+  shouldRefresh,
+} from "./refresh-policy.js";
+export type { ResolvedSettings } from "./resolve-settings.js";
+export { resolveSettings } from "./resolve-settings.js";
+export type { ResolveUsernameInput } from "./resolve-username.js";
+export { resolveUsername } from "./resolve-username.js";
+export type { Engine } from "./scope-for.js";
+export { scopeFor } from "./scope-for.js";
+export type { ServerAuthErrorDescription } from "./server-auth-errors.js";
+export { describeServerAuthError, shouldInvalidateToken } from "./server-auth-errors.js";
+export type { InspectTlsOptions, TlsFinding } from "./tls-policy.js";
+export { assertSecureTls, inspectSqlEncryption, inspectTlsValue } from "./tls-policy.js";

@@ -1,0 +1,204 @@
+import { EntraAuthError } from "./entra-auth-error.js";
+import type { RefreshOptions } from "./entra-options.js";
+
+/** A token as the provider caches it: the credential's answer plus when it was fetched. Defaults to no `refreshAfterTimestamp`. */
+export interface CachedToken {
+  /** The bearer token. */
+  readonly token: string;
+  /** Expiry, epoch milliseconds. */
+  readonly expiresOnTimestamp: number;
+  /** When the credential suggests refreshing (from its `AccessToken`), epoch milliseconds. Defaults to none. */
+  readonly refreshAfterTimestamp?: number | undefined;
+  /** When the token was received, epoch milliseconds; its lifetime is measured from here. */
+  readonly fetchedOnTimestamp: number;
+}
+
+/** How retry delays are randomised: `full` = `[0, d)`, `equal` = `[d/2, d)`. Defaults to `"equal"`. */
+export type RetryJitter = "full" | "equal";
+
+/** {@link RefreshOptions} with every default filled in. Defaults to {@link DEFAULT_REFRESH_POLICY}. */
+export interface RefreshPolicy {
+  /** See {@link RefreshOptions.mustRefreshMarginInMs}. Defaults to 120_000. */
+  readonly mustRefreshMarginInMs: number;
+  /** See {@link RefreshOptions.refreshWindowInMs}. Defaults to 600_000. */
+  readonly refreshWindowInMs: number;
+  /** See {@link RefreshOptions.retryInitialDelayInMs}. Defaults to 1_000. */
+  readonly retryInitialDelayInMs: number;
+  /** See {@link RefreshOptions.retryMaxDelayInMs}. Defaults to 60_000. */
+  readonly retryMaxDelayInMs: number;
+  /** See {@link RefreshOptions.getTokenTimeoutInMs}. Defaults to 30_000. */
+  readonly getTokenTimeoutInMs: number;
+  /** See {@link RefreshOptions.retryJitter}. Defaults to `"equal"`. */
+  readonly retryJitter: RetryJitter;
+}
+
+/**
+ * The default refresh policy: must-refresh margin 2 min, refresh window 10 min, retries from 1 s
+ * up to 60 s with equal jitter, 30 s timeout for a caller waiting on a fetch.
+ *
+ * Defaults to the values listed above (frozen).
+ */
+export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({
+  mustRefreshMarginInMs: 120_000,
+  refreshWindowInMs: 600_000,
+  retryInitialDelayInMs: 1_000,
+  retryMaxDelayInMs: 60_000,
+  getTokenTimeoutInMs: 30_000,
+  retryJitter: "equal",
+});
+
+/** Smallest retry delay ever scheduled, so that a failing or repeating credential cannot spin. Defaults to 50. */
+export const MIN_RETRY_DELAY_IN_MS = 50;
+
+const DURATION_KEYS = [
+  "mustRefreshMarginInMs",
+  "refreshWindowInMs",
+  "retryInitialDelayInMs",
+  "retryMaxDelayInMs",
+  "getTokenTimeoutInMs",
+] as const;
+
+/**
+ * Fills in the defaults of {@link RefreshOptions} and validates them (finite, non-negative;
+ * `getTokenTimeoutInMs` > 0). Throws `EntraAuthError` code `INVALID_SETTING` otherwise.
+ *
+ * @example
+ * ```ts
+ * resolveRefreshPolicy({ refreshWindowInMs: 300_000 }).mustRefreshMarginInMs; // 120_000
+ * ```
+ *
+ * Defaults to {@link DEFAULT_REFRESH_POLICY} for every option not given.
+ */
+export function resolveRefreshPolicy(options: RefreshOptions = {}): RefreshPolicy {
+  const policy: Record<string, unknown> = { ...DEFAULT_REFRESH_POLICY };
+  for (const key of DURATION_KEYS) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new EntraAuthError(
+        "INVALID_SETTING",
+        `Refresh option ${key} must be a non-negative number of milliseconds (got ${String(value)}).`,
+      );
+    }
+    policy[key] = value;
+  }
+  if ((policy.getTokenTimeoutInMs as number) <= 0) {
+    throw new EntraAuthError("INVALID_SETTING", "Refresh option getTokenTimeoutInMs must be greater than 0.");
+  }
+  if (options.retryJitter !== undefined) {
+    if (options.retryJitter !== "full" && options.retryJitter !== "equal") {
+      throw new EntraAuthError(
+        "INVALID_SETTING",
+        `Refresh option retryJitter must be "full" or "equal" (got ${String(options.retryJitter)}).`,
+      );
+    }
+    policy.retryJitter = options.retryJitter;
+  }
+  if ((policy.retryMaxDelayInMs as number) < (policy.retryInitialDelayInMs as number)) {
+    policy.retryMaxDelayInMs = policy.retryInitialDelayInMs;
+  }
+  return Object.freeze(policy as unknown as RefreshPolicy);
+}
+
+function lifetimeInMs(token: CachedToken): number {
+  return Math.max(0, token.expiresOnTimestamp - token.fetchedOnTimestamp);
+}
+
+/**
+ * The must-refresh margin that applies to `token`: the policy's margin, capped at an eighth of the
+ * token's lifetime (so a 4 s token gets at most 0.5 s, leaving room for a background refresh before it).
+ *
+ * Defaults to `policy.mustRefreshMarginInMs` for tokens living at least eight times as long.
+ */
+export function effectiveMustRefreshMarginInMs(token: CachedToken, policy: RefreshPolicy): number {
+  return Math.min(policy.mustRefreshMarginInMs, lifetimeInMs(token) / 8);
+}
+
+/**
+ * The refresh window that applies to `token`: the policy's window, capped at a quarter of the
+ * token's lifetime (about one fetch per lifetime for short-lived tokens), and never smaller than the
+ * must-refresh margin.
+ *
+ * Defaults to `policy.refreshWindowInMs` for tokens living at least four times as long.
+ */
+export function effectiveRefreshWindowInMs(token: CachedToken, policy: RefreshPolicy): number {
+  const window = Math.min(policy.refreshWindowInMs, lifetimeInMs(token) / 4);
+  return Math.max(window, effectiveMustRefreshMarginInMs(token, policy));
+}
+
+/**
+ * True when `token` must not be handed out any more: it expires within the must-refresh margin
+ * (see {@link effectiveMustRefreshMarginInMs}). Callers then wait for a new token.
+ *
+ * @example
+ * ```ts
+ * mustRefresh(token, Date.now(), resolveRefreshPolicy());
+ * ```
+ *
+ * Defaults to `true` for no token.
+ */
+export function mustRefresh(token: CachedToken | undefined, nowMs: number, policy: RefreshPolicy): boolean {
+  if (!token) return true;
+  return nowMs >= token.expiresOnTimestamp - effectiveMustRefreshMarginInMs(token, policy);
+}
+
+/**
+ * True when a background refresh should start: the token is inside the refresh window
+ * (see {@link effectiveRefreshWindowInMs}), past the credential's `refreshAfterTimestamp`, or
+ * inside the must-refresh margin.
+ *
+ * Defaults to `true` for no token.
+ */
+export function shouldRefresh(token: CachedToken | undefined, nowMs: number, policy: RefreshPolicy): boolean {
+  if (!token) return true;
+  return nowMs >= nextRefreshAt(token, policy);
+}
+
+/**
+ * When the background refresh of `token` is due (epoch ms): the start of the refresh window, or
+ * the credential's `refreshAfterTimestamp` if that comes first.
+ *
+ * @example
+ * ```ts
+ * clock.setTimeout(refresh, nextRefreshAt(token, policy) - clock.now());
+ * ```
+ *
+ * Defaults to the start of the refresh window when the token has no `refreshAfterTimestamp`.
+ */
+export function nextRefreshAt(token: CachedToken, policy: RefreshPolicy): number {
+  const windowStart = token.expiresOnTimestamp - effectiveRefreshWindowInMs(token, policy);
+  const after = token.refreshAfterTimestamp;
+  return typeof after === "number" && Number.isFinite(after) ? Math.min(windowStart, after) : windowStart;
+}
+
+/**
+ * Delay before retry number `attempt` (0-based) of a failed or fruitless refresh: capped
+ * exponential backoff (`retryInitialDelayInMs * 2^attempt`, at most `retryMaxDelayInMs`) with
+ * full or equal jitter. When the still-served `token` and `nowMs` are given, the delay is also
+ * capped at a quarter of the time left before the token's must-refresh point, so short-lived
+ * tokens are retried before they run out. Never below {@link MIN_RETRY_DELAY_IN_MS}.
+ *
+ * @example
+ * ```ts
+ * retryDelayInMs(3, policy, Math.random); // 4_000..8_000 with the defaults (equal jitter)
+ * ```
+ *
+ * Defaults to no lifetime cap when `token` or `nowMs` is not given.
+ */
+export function retryDelayInMs(
+  attempt: number,
+  policy: RefreshPolicy,
+  random: () => number,
+  token?: CachedToken,
+  nowMs?: number,
+): number {
+  const exponent = Math.min(Math.max(0, Math.floor(attempt)), 52);
+  const base = Math.min(policy.retryMaxDelayInMs, policy.retryInitialDelayInMs * 2 ** exponent);
+  const r = Math.min(Math.max(random(), 0), 1);
+  let delay = policy.retryJitter === "full" ? base * r : base / 2 + (base / 2) * r;
+  if (token && nowMs !== undefined) {
+    const mustRefreshAt = token.expiresOnTimestamp - effectiveMustRefreshMarginInMs(token, policy);
+    delay = Math.min(delay, (mustRefreshAt - nowMs) / 4);
+  }
+  return Math.max(MIN_RETRY_DELAY_IN_MS, Math.floor(delay));
+}

@@ -1,0 +1,51 @@
+export {
+  authorizeLogin,
+  type LoginDecision,
+  type LoginPolicy,
+  type LoginRejectionReason,
+  type LoginRequest,
+  ossrdbmsResource,
+} from "./authorize-login.js";
+export {
+  type IdentityEndpoint,
+  type IdentityEndpointCounters,
+  type IdentityEndpointOptions,
+  type IdentityFault,
+  type IdentityProtocol,
+  type IdentityRequestOutcome,
+  startIdentityEndpoint,
+} from "./identity-endpoint.js";
+export {
+  defaultIdentitySpec,
+  type EmulatedIdentity,
+  type IdentityLocation,
+  type IdentitySpec,
+  resolveIdentities,
+} from "./resolve-identities.js";
+export {
+  type Emulator,
+  type EmulatorCounters,
+  type EmulatorEnv,
+  type EmulatorMintOptions,
+  type EmulatorOptions,
+  type EmulatorPostgresOptions,
+  startEmulator,
+} from "./start-emulator.js";
+export { createTlsAuthority, type TlsAuthority, type TlsAuthorityOptions } from "./tls-authority.js";
+export {
+  createTokenIssuer,
+  defaultTenantId,
+  type JsonWebKey,
+  type JsonWebKeySet,
+  type MintedToken,
+  type MintTokenOptions,
+  type TokenIssuer,
+  type TokenIssuerOptions,
+} from "./token-issuer.js";
+export {
+  principalNameOf,
+  type TokenRejectionReason,
+  type TokenValidationOptions,
+  type TokenValidationResult,
+  validateToken,
+} from "./token-validation.js";

@@ -1,0 +1,162 @@
+import { connect, type Socket } from "node:net";
+import pg from "pg";
+import {
+  type AuthDecision,
+  type PgGateway,
+  type PgGatewayLimits,
+  type PgGatewayOptions,
+  startPgGateway,
+} from "./pg-gateway.js";
+import { createTestCertificate, type TestCertificate } from "./pg-test-certificate.js";
+
+/** The local PostgreSQL 15 the end-to-end tests run against (trust auth). */
+export const BACKEND = { host: "127.0.0.1", port: 5432 } as const;
+/** The backend role the fake `authorize` maps good tokens to. */
+export const BACKEND_USER = "entra_gateway_app";
+
+/** Creates {@link BACKEND_USER} on the backend if missing (safe when test files run in parallel). */
+export async function ensureBackendRole(role: string = BACKEND_USER): Promise<void> {
+  const admin = new pg.Client({ ...BACKEND, user: "postgres", database: "postgres" });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+  } catch (error) {
+    // 42710 duplicate_object, 23505 unique_violation (a concurrent CREATE ROLE).
+    const code = (error as { code?: string }).code;
+    if (code !== "42710" && code !== "23505") throw error;
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * The fake token check: `good` and `good-...` map to {@link BACKEND_USER}; `expired`, `audience`,
+ * `invalid` and `principal` are refused with that reason; `throw` throws; anything else is invalid.
+ */
+export function fakeAuthorize({ token }: { token: string }): AuthDecision {
+  if (token === "good" || token.startsWith("good-")) return { ok: true, backendUser: BACKEND_USER };
+  if (token === "throw") throw new Error("authorize failed");
+  if (token === "expired" || token === "audience" || token === "principal")
+    return { ok: false, reason: token };
+  return { ok: false, reason: "invalid" };
+}
+
+/** A gateway in front of {@link BACKEND} plus what a test needs to reach it. */
+export interface GatewayFixture {
+  readonly gateway: PgGateway;
+  readonly certificate: TestCertificate;
+  readonly logins: Array<{ accepted: boolean; reason?: string; user: string }>;
+  /** A pg client config for the gateway over verified TLS. */
+  clientConfig(overrides?: pg.ClientConfig): pg.ClientConfig;
+  close(): Promise<void>;
+}
+
+let certificate: Promise<TestCertificate> | undefined;
+
+/** Starts a gateway with {@link fakeAuthorize}, a fresh (per-process cached) certificate and recorded logins. */
+export async function startGatewayFixture(
+  overrides: Partial<PgGatewayOptions> = {},
+  limits: Partial<PgGatewayLimits> = {},
+): Promise<GatewayFixture> {
+  certificate ??= createTestCertificate();
+  const cert = await certificate;
+  const logins: GatewayFixture["logins"] = [];
+  const gateway = await startPgGateway(
+    {
+      host: "127.0.0.1",
+      port: 0,
+      tls: { key: cert.key, cert: cert.cert },
+      requireTls: true,
+      backend: { ...BACKEND },
+      authorize: fakeAuthorize,
+      onLogin: (event) => logins.push(event),
+      ...overrides,
+    },
+    limits,
+  );
+  return {
+    gateway,
+    certificate: cert,
+    logins,
+    clientConfig: (config = {}) => ({
+      host: "localhost",
+      port: gateway.port,
+      user: "app@contoso",
+      database: "test",
+      password: "good",
+      ssl: { ca: cert.cert },
+      ...config,
+    }),
+    close: () => gateway.close(),
+  };
+}
+
+/** Runs `fn` with a connected client and always ends it. */
+export async function withClient<T>(
+  config: pg.ClientConfig,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client(config);
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Connects and returns the error the login fails with (throws if it succeeds). */
+export async function loginError(
+  config: pg.ClientConfig,
+): Promise<Error & { code?: string; severity?: string }> {
+  const client = new pg.Client(config);
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    return error as Error & { code?: string; severity?: string };
+  }
+  await client.end();
+  throw new Error("login unexpectedly succeeded");
+}
+
+/** A raw socket that records everything received, for byte-level tests. */
+export interface RawConnection {
+  readonly socket: Socket;
+  /** Resolves with everything received so far once at least `count` bytes arrived. */
+  received(count: number): Promise<Buffer>;
+  /** Resolves once the gateway closed the connection, with everything received. */
+  readonly closed: Promise<Buffer>;
+}
+
+/** Opens a raw TCP (or, given `socket`, an already upgraded) connection to the gateway. */
+export function openRaw(port: number, existing?: Socket): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = existing ?? connect({ host: "127.0.0.1", port });
+    let data = Buffer.alloc(0);
+    const waiters: Array<() => void> = [];
+    socket.on("data", (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      for (const waiter of waiters.splice(0)) waiter();
+    });
+    socket.on("error", () => {});
+    const closed = new Promise<Buffer>((done) => socket.on("close", () => done(data)));
+    const received = (count: number) =>
+      new Promise<Buffer>((done, fail) => {
+        const check = () => {
+          if (data.length >= count) return done(data);
+          if (socket.destroyed) return fail(new Error(`closed after ${data.length} bytes`));
+          waiters.push(check);
+        };
+        socket.once("close", check);
+        check();
+      });
+    const ready = () => resolve({ socket, received, closed });
+    if (existing) ready();
+    else {
+      socket.once("connect", ready);
+      socket.once("error", reject);
+    }
+  });
+}
