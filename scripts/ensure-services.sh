@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the database services the integration tests use are running on this machine:
 # PostgreSQL on 127.0.0.1:5432 (trust auth, max_connections >= 300 for the 200-connection burst
-# test) and MariaDB on 127.0.0.1:3306. Skipped when ENTRA_IT_POSTGRES_URL points elsewhere.
+# test) and MariaDB on 127.0.0.1:3306 (max_connections >= 300, set at run time). Each part is
+# skipped when ENTRA_IT_POSTGRES_URL / ENTRA_IT_MYSQL_URL points elsewhere.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -45,4 +46,13 @@ if [ -z "${ENTRA_IT_MYSQL_URL:-}" ]; then
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
   fi
   wait_for_port 127.0.0.1 3306 MariaDB
+  for _ in $(seq 1 30); do
+    mariadb -h 127.0.0.1 -u root -e "select 1" >/dev/null 2>&1 && break
+    sleep 1
+  done
+  max=$(mariadb -h 127.0.0.1 -u root -N -e "select @@global.max_connections" 2>/dev/null || echo 0)
+  if [ "${max:-0}" -lt 300 ]; then
+    echo "ensure-services: raising MariaDB max_connections from ${max} to 400"
+    mariadb -h 127.0.0.1 -u root -e "set global max_connections = 400"
+  fi
 fi

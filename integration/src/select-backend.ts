@@ -1,46 +1,66 @@
 import net from "node:net";
 
-/** Where the integration suite's PostgreSQL comes from. */
+/** The database engines the integration suite runs against. */
+export type BackendEngine = "postgresql" | "mysql";
+
+/** Where one engine's backend comes from for this run. */
 export interface SelectedBackend {
   readonly kind: "url" | "local" | "container";
-  /** A postgres:// URL for an account that can create roles. */
+  /** A URL for an account that can create roles/users (postgres:// or mysql://). */
   readonly url: string;
   /** Stops what was started for this run (the container). */
   stop(): Promise<void>;
 }
 
-/** What `selectPostgresBackend` needs from the outside; injected so each path is testable. */
+/** What `selectBackend` needs from the outside; injected so each path is testable. */
 export interface BackendProbes {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** True when a TCP connection to host:port succeeds. */
   tcpOpen(host: string, port: number): Promise<boolean>;
   /** Resolves true when a Docker engine answers; may hang, so it is raced against `dockerTimeoutInMs`. */
   dockerAvailable(): Promise<boolean>;
-  /** Starts a PostgreSQL container and returns its URL. */
-  startContainer(): Promise<{ url: string; stop(): Promise<void> }>;
+  /** Starts a container for the engine and returns its URL. */
+  startContainer(engine: BackendEngine): Promise<{ url: string; stop(): Promise<void> }>;
   readonly dockerTimeoutInMs?: number;
 }
 
-const LOCAL = { host: "127.0.0.1", port: 5432, url: "postgres://postgres@127.0.0.1:5432/test" };
+const ENGINES = {
+  postgresql: {
+    variable: "ENTRA_IT_POSTGRES_URL",
+    label: "PostgreSQL",
+    port: 5432,
+    localUrl: "postgres://postgres@127.0.0.1:5432/test",
+    example: "postgres://user:pass@host:5432/db",
+  },
+  mysql: {
+    variable: "ENTRA_IT_MYSQL_URL",
+    label: "MySQL/MariaDB",
+    port: 3306,
+    localUrl: "mysql://root@127.0.0.1:3306/test",
+    example: "mysql://root:pass@host:3306/test",
+  },
+} as const;
 
 /**
- * Picks the integration backend: `ENTRA_IT_POSTGRES_URL` > the local service on 127.0.0.1:5432 >
- * a testcontainers PostgreSQL when a Docker engine answers in time. Nothing is skipped silently:
- * with none of them it throws a message that says how to get one.
+ * Picks one engine's integration backend: the explicit URL variable (`ENTRA_IT_POSTGRES_URL` /
+ * `ENTRA_IT_MYSQL_URL`) > the local service on 127.0.0.1 > a testcontainers container when a Docker
+ * engine answers in time. Nothing is skipped silently: with none of them it throws a message that
+ * says how to get one.
  */
-export async function selectPostgresBackend(probes: BackendProbes): Promise<SelectedBackend> {
-  const explicit = probes.env.ENTRA_IT_POSTGRES_URL;
+export async function selectBackend(engine: BackendEngine, probes: BackendProbes): Promise<SelectedBackend> {
+  const spec = ENGINES[engine];
+  const explicit = probes.env[spec.variable];
   if (explicit) return { kind: "url", url: explicit, stop: async () => {} };
-  if (await probes.tcpOpen(LOCAL.host, LOCAL.port))
-    return { kind: "local", url: LOCAL.url, stop: async () => {} };
+  if (await probes.tcpOpen("127.0.0.1", spec.port))
+    return { kind: "local", url: spec.localUrl, stop: async () => {} };
   if (await raceTimeout(probes.dockerAvailable(), probes.dockerTimeoutInMs ?? 3_000)) {
-    const container = await probes.startContainer();
+    const container = await probes.startContainer(engine);
     return { kind: "container", url: container.url, stop: () => container.stop() };
   }
   throw new Error(
-    "No PostgreSQL backend for the integration tests: ENTRA_IT_POSTGRES_URL is not set, nothing listens on " +
-      "127.0.0.1:5432 and no Docker engine answered. Start one: `bash scripts/ensure-services.sh` (local " +
-      "PostgreSQL), or `export ENTRA_IT_POSTGRES_URL=postgres://user:pass@host:5432/db`, or start Docker.",
+    `No ${spec.label} backend for the integration tests: ${spec.variable} is not set, nothing listens on ` +
+      `127.0.0.1:${spec.port} and no Docker engine answered. Start one: \`bash scripts/ensure-services.sh\` ` +
+      `(local services), or \`export ${spec.variable}=${spec.example}\`, or start Docker.`,
   );
 }
 
@@ -57,7 +77,7 @@ async function raceTimeout(probe: Promise<boolean>, timeoutInMs: number): Promis
   }
 }
 
-/** The real probes: TCP connect, testcontainers' runtime detection, a `postgres:16` container. */
+/** The real probes: TCP connect, testcontainers' runtime detection, PostgreSQL 16 / MySQL 8 containers. */
 export const realProbes: BackendProbes = {
   env: process.env,
   tcpOpen: (host, port) =>
@@ -77,11 +97,17 @@ export const realProbes: BackendProbes = {
     await getContainerRuntimeClient();
     return true;
   },
-  startContainer: async () => {
-    const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
-    const container = await new PostgreSqlContainer("postgres:16-alpine")
-      .withCommand(["-c", "max_connections=300"])
-      .start();
-    return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+  startContainer: async (engine) => {
+    if (engine === "postgresql") {
+      const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+      const container = await new PostgreSqlContainer("postgres:16-alpine")
+        .withCommand(["-c", "max_connections=300"])
+        .start();
+      return { url: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+    }
+    const { MySqlContainer } = await import("@testcontainers/mysql");
+    const container = await new MySqlContainer("mysql:8.4").withCommand(["--max-connections=400"]).start();
+    const url = `mysql://root:${encodeURIComponent(container.getRootPassword())}@${container.getHost()}:${container.getPort()}/${container.getDatabase()}`;
+    return { url, stop: async () => void (await container.stop()) };
   },
 };

@@ -1,40 +1,51 @@
 import { type Emulator, type EmulatorOptions, startEmulator } from "@org/entra-emulator";
-import type pg from "pg";
-import { realProbes, type SelectedBackend, selectPostgresBackend } from "./select-backend.js";
+import { type BackendEngine, realProbes, type SelectedBackend, selectBackend } from "./select-backend.js";
 
-/** A running emulator in front of the selected PostgreSQL backend, wired into `process.env`. */
+/** The engines a harness can put the emulator's gateways in front of. */
+export type HarnessEngine = BackendEngine;
+
+/** Options for {@link startHarness}. */
+export interface HarnessOptions extends Omit<EmulatorOptions, "postgres" | "mysql"> {
+  /** Which gateways to start. Defaults to `["postgresql"]`. */
+  readonly engines?: readonly HarnessEngine[];
+  /** Whether the gateways refuse plaintext. Defaults to `true`. */
+  readonly requireTls?: boolean;
+}
+
+/** A running emulator in front of the selected backends, wired into `process.env`. */
 export interface Harness {
   readonly emulator: Emulator;
-  readonly backend: SelectedBackend;
-  /** pg config fields that reach the gateway with TLS verified against the emulator's CA. */
-  pgConfig(extra?: pg.PoolConfig): pg.PoolConfig;
+  readonly backends: Partial<Record<HarnessEngine, SelectedBackend>>;
+  /** TLS options that verify the gateways' certificates against the emulator's CA. */
+  readonly tls: { readonly ca: string };
   close(): Promise<void>;
 }
 
 /**
- * Starts the emulator in front of the integration backend and copies its environment
- * (`IDENTITY_ENDPOINT`, `AZURE_POSTGRESQL_*`, ...) into `process.env`, so the real
+ * Starts the emulator in front of the integration backends and copies its environment
+ * (`IDENTITY_ENDPOINT`, `AZURE_POSTGRESQL_*`, `AZURE_MYSQL_*`, ...) into `process.env`, so the real
  * `DefaultAzureCredential` talks to it. Call before the first token request of the process:
  * @azure/identity fixes the managed-identity endpoint at its first request.
  */
-export async function startHarness(
-  options: Omit<EmulatorOptions, "postgres"> & { requireTls?: boolean } = {},
-) {
-  const backend = await selectPostgresBackend(realProbes);
-  const { requireTls, ...emulatorOptions } = options;
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const { engines = ["postgresql"], requireTls, ...emulatorOptions } = options;
+  const backends: Partial<Record<HarnessEngine, SelectedBackend>> = {};
+  for (const engine of engines) backends[engine] = await selectBackend(engine, realProbes);
+  const gateway = (backend: SelectedBackend | undefined) =>
+    backend ? { backend: backend.url, ...(requireTls === undefined ? {} : { requireTls }) } : false;
   const emulator = await startEmulator({
     ...emulatorOptions,
-    postgres: { backend: backend.url, ...(requireTls === undefined ? {} : { requireTls }) },
+    postgres: gateway(backends.postgresql),
+    mysql: gateway(backends.mysql),
   });
   Object.assign(process.env, emulator.env);
-  const harness: Harness = {
+  return {
     emulator,
-    backend,
-    pgConfig: (extra = {}) => ({ ssl: { ca: emulator.ca }, ...extra }),
+    backends,
+    tls: { ca: emulator.ca },
     async close() {
       await emulator.close();
-      await backend.stop();
+      await Promise.all(Object.values(backends).map((backend) => backend.stop()));
     },
   };
-  return harness;
 }

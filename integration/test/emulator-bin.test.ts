@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { realProbes, selectPostgresBackend } from "../src/select-backend.js";
+import { realProbes, selectBackend } from "../src/select-backend.js";
 
 const require = createRequire(import.meta.url);
 const bin = path.join(path.dirname(require.resolve("@org/entra-emulator/package.json")), "dist", "bin.mjs");
@@ -15,7 +15,7 @@ let emulator: ChildProcess;
 const env: Record<string, string> = {};
 
 beforeAll(async () => {
-  const backend = await selectPostgresBackend(realProbes);
+  const backend = await selectBackend("postgresql", realProbes);
   emulator = spawn(process.execPath, [bin, "--postgres-url", backend.url, "--token-lifetime", "2"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -42,7 +42,12 @@ afterAll(async () => {
 
 it("the entra-emulator bin prints the env an unmodified zero-config CommonJS app needs", async () => {
   expect(Object.keys(env)).toEqual(
-    expect.arrayContaining(["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_POSTGRESQL_HOST", "NODE_EXTRA_CA_CERTS"]),
+    expect.arrayContaining([
+      "IDENTITY_ENDPOINT",
+      "IDENTITY_HEADER",
+      "AZURE_POSTGRESQL_HOST",
+      "NODE_EXTRA_CA_CERTS",
+    ]),
   );
   expect(existsSync(env.NODE_EXTRA_CA_CERTS as string)).toBe(true);
   // Runs for two 2-second token lifetimes with the real DefaultAzureCredential and `ssl: true`.

@@ -9,7 +9,11 @@ Starts the Entra emulator in the foreground and prints the environment an app ne
 Options:
   --postgres-url <url>     Put the PostgreSQL gateway in front of this server (creates the roles)
   --pglite                 Use an embedded PGlite backend (the default without ENTRA_EMULATOR_POSTGRES_URL)
-  --no-postgres            Start only the identity endpoint
+  --no-postgres            Do not start the PostgreSQL gateway
+  --mysql-url <url>        Start the MySQL gateway in front of this server (creates the users);
+                           also on when ENTRA_EMULATOR_MYSQL_URL is set
+  --no-mysql               Do not start the MySQL gateway even if ENTRA_EMULATOR_MYSQL_URL is set
+  --mysql-port <port>      Port of the MySQL gateway (default: ephemeral)
   --token-lifetime <s>     Lifetime of issued tokens in seconds (default 3600)
   --identity-port <port>   Port of the identity endpoint (default: ephemeral)
   --postgres-port <port>   Port of the PostgreSQL gateway (default: ephemeral)
@@ -38,6 +42,9 @@ async function main(): Promise<void> {
       "postgres-url": { type: "string" },
       pglite: { type: "boolean" },
       "no-postgres": { type: "boolean" },
+      "mysql-url": { type: "string" },
+      "no-mysql": { type: "boolean" },
+      "mysql-port": { type: "string" },
       "token-lifetime": { type: "string" },
       "identity-port": { type: "string" },
       "postgres-port": { type: "string" },
@@ -51,6 +58,8 @@ async function main(): Promise<void> {
     return;
   }
   const postgresPort = positiveInteger("--postgres-port", values["postgres-port"]);
+  const mysqlPort = positiveInteger("--mysql-port", values["mysql-port"]);
+  const mysqlUrl = values["mysql-url"] ?? process.env.ENTRA_EMULATOR_MYSQL_URL;
   const backend = values.pglite
     ? "pglite"
     : (values["postgres-url"] ?? process.env.ENTRA_EMULATOR_POSTGRES_URL ?? "pglite");
@@ -59,6 +68,7 @@ async function main(): Promise<void> {
     identityPort: positiveInteger("--identity-port", values["identity-port"]),
     identities: values["user-assigned"] ? [{ name: values["user-assigned"], kind: "user" }] : undefined,
     postgres: values["no-postgres"] ? false : { backend, port: postgresPort },
+    mysql: values["no-mysql"] || !mysqlUrl ? false : { backend: mysqlUrl, port: mysqlPort },
   };
 
   const emulator = await startEmulator(options);
@@ -68,8 +78,9 @@ async function main(): Promise<void> {
   const postgres = emulator.postgres
     ? `PostgreSQL gateway on localhost:${emulator.postgres.port} (backend: ${backend.startsWith("pglite") ? "PGlite" : "URL"}), `
     : "";
+  const mysql = emulator.mysql ? `MySQL gateway on localhost:${emulator.mysql.port}, ` : "";
   process.stderr.write(
-    `entra-emulator: identity endpoint ${emulator.identityEndpoint}, ${postgres}tenant ${emulator.tenantId}. Ctrl+C to stop.\n`,
+    `entra-emulator: identity endpoint ${emulator.identityEndpoint}, ${postgres}${mysql}tenant ${emulator.tenantId}. Ctrl+C to stop.\n`,
   );
 
   await new Promise<void>((resolve) => {

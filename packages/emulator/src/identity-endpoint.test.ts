@@ -147,6 +147,21 @@ describe("App Service protocol", () => {
   });
 });
 
+describe("token lifetime", () => {
+  it("can be changed at run time for the tokens issued from then on", async () => {
+    const before = await bodyOf(await appService());
+    expect(Number(claimsOf(before.access_token).exp) - Number(claimsOf(before.access_token).iat)).toBe(3600);
+    endpoint.tokenLifetimeInSeconds = 3;
+    expect(endpoint.tokenLifetimeInSeconds).toBe(3);
+    const after = await bodyOf(await appService());
+    expect(Number(claimsOf(after.access_token).exp) - Number(claimsOf(after.access_token).iat)).toBe(3);
+    expect(Number(after.expires_on)).toBe(Number(claimsOf(after.access_token).exp));
+    expect(() => {
+      endpoint.tokenLifetimeInSeconds = 0;
+    }).toThrow(RangeError);
+  });
+});
+
 describe("IMDS protocol", () => {
   for (const path of ["/metadata/identity/oauth2/token", "/metadata/identity/oauth2/token/"]) {
     it(`issues a token at ${path}`, async () => {

@@ -96,6 +96,8 @@ export interface IdentityEndpoint {
   readonly identityHeader: string;
   /** Port it listens on. */
   readonly port: number;
+  /** Lifetime of the tokens issued from now on, in seconds; settable at run time. */
+  tokenLifetimeInSeconds: number;
   /** Injects a fault into the following token requests. */
   setFault(fault: IdentityFault): void;
   /** Reverts to answering normally. */
@@ -109,6 +111,13 @@ export interface IdentityEndpoint {
 }
 
 const appServicePath = "/msi/token";
+
+function validLifetime(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new RangeError(`tokenLifetimeInSeconds must be a positive integer, got ${seconds}.`);
+  }
+  return seconds;
+}
 const imdsPaths = new Set(["/metadata/identity/oauth2/token", "/metadata/identity/oauth2/token/"]);
 
 interface CachedToken {
@@ -134,7 +143,7 @@ interface CachedToken {
  */
 export async function startIdentityEndpoint(options: IdentityEndpointOptions): Promise<IdentityEndpoint> {
   const now = options.now ?? Date.now;
-  const lifetime = options.tokenLifetimeInSeconds ?? 3600;
+  let lifetime = validLifetime(options.tokenLifetimeInSeconds ?? 3600);
   const identityHeader = options.identityHeader ?? randomBytes(16).toString("hex");
   const host = options.host ?? "127.0.0.1";
   const cache = new Map<string, CachedToken>();
@@ -299,6 +308,13 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
     appServiceEndpoint: `${url}${appServicePath}`,
     identityHeader,
     port,
+    get tokenLifetimeInSeconds() {
+      return lifetime;
+    },
+    set tokenLifetimeInSeconds(seconds: number) {
+      lifetime = validLifetime(seconds);
+      cache.clear();
+    },
     setFault(next) {
       fault = next;
       remaining = next.mode !== "ok" && next.times !== undefined ? next.times : undefined;

@@ -16,6 +16,14 @@ export {
   startIdentityEndpoint,
 } from "./identity-endpoint.js";
 export {
+  DEFAULT_MYSQL_GATEWAY_LIMITS,
+  type MysqlGateway,
+  type MysqlGatewayLimits,
+  type MysqlGatewayOptions,
+  mysqlRejectionError,
+  startMysqlGateway,
+} from "./mysql/mysql-gateway.js";
+export {
   defaultIdentitySpec,
   type EmulatedIdentity,
   type IdentityLocation,
@@ -23,12 +31,15 @@ export {
   resolveIdentities,
 } from "./resolve-identities.js";
 export {
+  type DatabaseEngine,
   type Emulator,
   type EmulatorCounters,
   type EmulatorEnv,
   type EmulatorMintOptions,
+  type EmulatorMysqlOptions,
   type EmulatorOptions,
   type EmulatorPostgresOptions,
+  type EngineLoginCounters,
   startEmulator,
 } from "./start-emulator.js";
 export { createTlsAuthority, type TlsAuthority, type TlsAuthorityOptions } from "./tls-authority.js";

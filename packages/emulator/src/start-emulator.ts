@@ -7,6 +7,8 @@ import {
   type IdentityFault,
   startIdentityEndpoint,
 } from "./identity-endpoint.js";
+import { runMysqlAdminStatements } from "./mysql/mysql-backend-login.js";
+import { startMysqlGateway } from "./mysql/mysql-gateway.js";
 import { startPgGateway } from "./pg/pg-gateway.js";
 import { type EmulatedIdentity, type IdentitySpec, resolveIdentities } from "./resolve-identities.js";
 import { createTlsAuthority, type TlsAuthority } from "./tls-authority.js";
@@ -41,6 +43,32 @@ export interface EmulatorPostgresOptions {
 }
 
 /**
+ * MySQL gateway options of {@link EmulatorOptions.mysql}.
+ *
+ * Defaults to the values named on each member.
+ */
+export interface EmulatorMysqlOptions {
+  /**
+   * A `mysql://user:password@host:port/db` URL of a real MySQL or MariaDB server. Defaults to
+   * `process.env.ENTRA_EMULATOR_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test"`.
+   */
+  readonly backend?: string;
+  /** Port of the token-validating gateway. Defaults to 0 (ephemeral). */
+  readonly port?: number;
+  /** Refuse logins without TLS (error 3159), as Azure does. Defaults to true. */
+  readonly requireTls?: boolean;
+  /**
+   * Create `'<name>'@'%'` per identity (and per extra user) with the URL's password, the database,
+   * and `GRANT ALL ON <db>.*`, if absent. Defaults to true.
+   */
+  readonly createUsers?: boolean;
+  /** Database name advertised in `env` (and granted). Defaults to the URL's database, else `test`. */
+  readonly database?: string;
+  /** Extra users (e.g. Entra groups) and the object ids allowed to log in as each. Defaults to none. */
+  readonly users?: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
  * Options of {@link startEmulator}.
  *
  * Defaults to the values named on each member.
@@ -69,6 +97,11 @@ export interface EmulatorOptions {
    * Defaults to `{ backend: process.env.ENTRA_EMULATOR_POSTGRES_URL ?? "pglite" }`.
    */
   readonly postgres?: false | EmulatorPostgresOptions;
+  /**
+   * The MySQL gateway in front of a real MySQL/MariaDB server, or `false` for none.
+   * Defaults to off, or `{ backend: process.env.ENTRA_EMULATOR_MYSQL_URL }` when that variable is set.
+   */
+  readonly mysql?: false | EmulatorMysqlOptions;
 }
 
 /**
@@ -106,11 +139,31 @@ export interface EmulatorMintOptions {
  * Defaults to all zeros at start and after `resetCounters()`.
  */
 export interface EmulatorCounters extends IdentityEndpointCounters {
-  /** Database logins accepted (backend session opened). */
+  /** Database logins accepted (backend session opened), over all engines. */
   readonly loginsAccepted: number;
   /** Database logins refused (by validation, injection, TLS policy or the backend). */
   readonly loginsRejected: number;
-  /** Refusals per reason (`expired`, `audience`, `invalid`, `principal`, `tls-required`, `backend`). */
+  /** Refusals per reason (`expired`, `audience`, `invalid`, `principal`, `tls-required`, `backend`), over all engines. */
+  readonly rejectionsByReason: Readonly<Record<string, number>>;
+  /** The same three counters per database engine. */
+  readonly byEngine: Readonly<Record<DatabaseEngine, EngineLoginCounters>>;
+}
+
+/**
+ * A database engine the emulator fronts.
+ *
+ * Defaults to none: every login belongs to one.
+ */
+export type DatabaseEngine = "postgres" | "mysql";
+
+/**
+ * Login counters of one engine (see {@link EmulatorCounters.byEngine}).
+ *
+ * Defaults to all zeros.
+ */
+export interface EngineLoginCounters {
+  readonly loginsAccepted: number;
+  readonly loginsRejected: number;
   readonly rejectionsByReason: Readonly<Record<string, number>>;
 }
 
@@ -130,6 +183,12 @@ export interface EmulatorEnv {
   readonly AZURE_POSTGRESQL_USER?: string;
   readonly AZURE_POSTGRESQL_SSL?: "true";
   readonly AZURE_POSTGRESQL_CLIENTID?: string;
+  readonly AZURE_MYSQL_HOST?: string;
+  readonly AZURE_MYSQL_PORT?: string;
+  readonly AZURE_MYSQL_DATABASE?: string;
+  readonly AZURE_MYSQL_USER?: string;
+  readonly AZURE_MYSQL_SSL?: "true";
+  readonly AZURE_MYSQL_CLIENTID?: string;
   readonly [name: string]: string | undefined;
 }
 
@@ -155,8 +214,15 @@ export interface Emulator extends AsyncDisposable {
   readonly jwks: JsonWebKeySet;
   /** Where the PostgreSQL gateway listens; undefined when disabled. */
   readonly postgres?: { readonly host: "localhost"; readonly port: number; readonly database: string };
+  /** Where the MySQL gateway listens; undefined when disabled. */
+  readonly mysql?: { readonly host: "localhost"; readonly port: number; readonly database: string };
   /** Variables for an app process. */
   readonly env: EmulatorEnv;
+  /**
+   * Lifetime of the tokens the identity endpoint issues from now on (and the default for
+   * `mintToken`), in seconds; settable at run time. Defaults to the `tokenLifetimeInSeconds` option.
+   */
+  tokenLifetimeInSeconds: number;
   /** Mints a token directly (any principal, audience, lifetime, or deliberately broken). */
   mintToken(options?: EmulatorMintOptions): string;
   /** Fault injection. */
@@ -164,6 +230,12 @@ export interface Emulator extends AsyncDisposable {
     readonly identity: { set(fault: IdentityFault): void; reset(): void };
     readonly postgres: {
       /** Refuse the next `count` logins with `reason`. Defaults to `invalid`. */
+      rejectNextLogins(count: number, reason?: LoginRejectionReason): void;
+      /** Drops pending injected rejections. */
+      reset(): void;
+    };
+    readonly mysql: {
+      /** Refuse the next `count` MySQL logins with `reason`. Defaults to `invalid`. */
       rejectNextLogins(count: number, reason?: LoginRejectionReason): void;
       /** Drops pending injected rejections. */
       reset(): void;
@@ -179,7 +251,8 @@ export interface Emulator extends AsyncDisposable {
 
 /**
  * Starts the emulator: a managed-identity endpoint (App Service and IMDS protocols) issuing
- * RS256 tokens, and a TLS PostgreSQL gateway that validates them in front of PGlite or a real server.
+ * RS256 tokens, a TLS PostgreSQL gateway that validates them in front of PGlite or a real server,
+ * and (when asked) a TLS MySQL gateway in front of a real MySQL/MariaDB server.
  *
  * @example
  * ```ts
@@ -204,6 +277,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     options.postgres === undefined
       ? { backend: process.env.ENTRA_EMULATOR_POSTGRES_URL ?? "pglite" }
       : options.postgres;
+  const mysqlOptions = resolveMysqlOptions(options.mysql);
 
   const cleanups: Array<() => Promise<void>> = [];
   const runCleanups = async () => {
@@ -235,7 +309,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     cleanups.push(() => endpoint.close());
 
     const pendingRejections: LoginRejectionReason[] = [];
-    let logins = emptyLoginCounters();
+    const pendingMysqlRejections: LoginRejectionReason[] = [];
+    let logins = { postgres: emptyLoginCounters(), mysql: emptyLoginCounters() };
+    const countLogin =
+      (engine: DatabaseEngine) =>
+      (event: { accepted: boolean; reason?: LoginRejectionReason }): void => {
+        const counters = logins[engine];
+        if (event.accepted) {
+          counters.loginsAccepted += 1;
+          return;
+        }
+        counters.loginsRejected += 1;
+        const reason = event.reason ?? "backend";
+        counters.rejectionsByReason[reason] = (counters.rejectionsByReason[reason] ?? 0) + 1;
+      };
     let postgres: Emulator["postgres"];
 
     if (postgresOptions) {
@@ -257,15 +344,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             roles,
             pendingRejections,
           }),
-        onLogin: (event) => {
-          if (event.accepted) {
-            logins.loginsAccepted += 1;
-            return;
-          }
-          logins.loginsRejected += 1;
-          const reason = event.reason ?? "backend";
-          logins.rejectionsByReason[reason] = (logins.rejectionsByReason[reason] ?? 0) + 1;
-        },
+        onLogin: countLogin("postgres"),
       });
       cleanups.push(() => gateway.close());
       postgres = Object.freeze({
@@ -273,6 +352,32 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         port: gateway.port,
         database: backend.database,
       });
+    }
+
+    let mysql: Emulator["mysql"];
+    if (mysqlOptions) {
+      const users = mysqlOptions.users ?? {};
+      const userNames = [...new Set([...identities.map((identity) => identity.name), ...Object.keys(users)])];
+      const backend = await prepareMysqlBackend(mysqlOptions, userNames);
+      const gateway = await startMysqlGateway({
+        host,
+        port: mysqlOptions.port ?? 0,
+        tls: { key: tls.key, cert: tls.cert },
+        requireTls: mysqlOptions.requireTls ?? true,
+        backend: backend.target,
+        authorize: (request) =>
+          authorizeLogin(request, {
+            tenantId,
+            jwks: issuer.jwks,
+            nowMs: now(),
+            clockSkewInSeconds,
+            roles: users,
+            pendingRejections: pendingMysqlRejections,
+          }),
+        onLogin: countLogin("mysql"),
+      });
+      cleanups.push(() => gateway.close());
+      mysql = Object.freeze({ host: "localhost" as const, port: gateway.port, database: backend.database });
     }
 
     const env: Record<string, string> = {
@@ -288,6 +393,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       env.AZURE_POSTGRESQL_USER = defaultIdentity.name;
       env.AZURE_POSTGRESQL_SSL = "true";
       if (defaultIdentity.kind === "user") env.AZURE_POSTGRESQL_CLIENTID = defaultIdentity.clientId;
+    }
+    if (mysql) {
+      env.AZURE_MYSQL_HOST = mysql.host;
+      env.AZURE_MYSQL_PORT = String(mysql.port);
+      env.AZURE_MYSQL_DATABASE = mysql.database;
+      env.AZURE_MYSQL_USER = defaultIdentity.name;
+      env.AZURE_MYSQL_SSL = "true";
+      if (defaultIdentity.kind === "user") env.AZURE_MYSQL_CLIENTID = defaultIdentity.clientId;
     }
 
     const resolveForMint = (identity: EmulatorMintOptions["identity"]): EmulatedIdentity => {
@@ -317,9 +430,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ca: tls.ca,
       jwks: issuer.jwks,
       postgres,
+      mysql,
       env: Object.freeze(env) as EmulatorEnv,
+      get tokenLifetimeInSeconds() {
+        return endpoint.tokenLifetimeInSeconds;
+      },
+      set tokenLifetimeInSeconds(seconds: number) {
+        endpoint.tokenLifetimeInSeconds = seconds;
+      },
       mintToken(mint = {}) {
-        const lifetimeInSeconds = mint.lifetimeInSeconds ?? tokenLifetimeInSeconds;
+        const lifetimeInSeconds = mint.lifetimeInSeconds ?? endpoint.tokenLifetimeInSeconds;
         const nowSeconds = Math.floor(now() / 1000);
         const request: MintTokenOptions = {
           identity: resolveForMint(mint.identity),
@@ -346,18 +466,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             pendingRejections.length = 0;
           },
         }),
+        mysql: Object.freeze({
+          rejectNextLogins(count: number, reason: LoginRejectionReason = "invalid") {
+            for (let index = 0; index < count; index += 1) pendingMysqlRejections.push(reason);
+          },
+          reset() {
+            pendingMysqlRejections.length = 0;
+          },
+        }),
       }),
       get counters(): EmulatorCounters {
+        const total = sumLoginCounters(logins.postgres, logins.mysql);
         return Object.freeze({
           ...endpoint.counters,
-          loginsAccepted: logins.loginsAccepted,
-          loginsRejected: logins.loginsRejected,
-          rejectionsByReason: Object.freeze({ ...logins.rejectionsByReason }),
+          ...total,
+          byEngine: Object.freeze({
+            postgres: freezeLoginCounters(logins.postgres),
+            mysql: freezeLoginCounters(logins.mysql),
+          }),
         });
       },
       resetCounters() {
         endpoint.resetCounters();
-        logins = emptyLoginCounters();
+        logins = { postgres: emptyLoginCounters(), mysql: emptyLoginCounters() };
       },
       close,
       [Symbol.asyncDispose]: close,
@@ -456,4 +587,84 @@ interface LoginCounters {
 
 function emptyLoginCounters(): LoginCounters {
   return { loginsAccepted: 0, loginsRejected: 0, rejectionsByReason: {} };
+}
+
+function freezeLoginCounters(counters: LoginCounters): EngineLoginCounters {
+  return Object.freeze({
+    ...counters,
+    rejectionsByReason: Object.freeze({ ...counters.rejectionsByReason }),
+  });
+}
+
+function sumLoginCounters(...engines: LoginCounters[]): EngineLoginCounters {
+  const rejectionsByReason: Record<string, number> = {};
+  for (const engine of engines) {
+    for (const [reason, count] of Object.entries(engine.rejectionsByReason)) {
+      rejectionsByReason[reason] = (rejectionsByReason[reason] ?? 0) + count;
+    }
+  }
+  return {
+    loginsAccepted: engines.reduce((sum, engine) => sum + engine.loginsAccepted, 0),
+    loginsRejected: engines.reduce((sum, engine) => sum + engine.loginsRejected, 0),
+    rejectionsByReason: Object.freeze(rejectionsByReason),
+  };
+}
+
+/** The MySQL backend when no URL is given. */
+const DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test";
+
+function resolveMysqlOptions(given: EmulatorOptions["mysql"]): EmulatorMysqlOptions | undefined {
+  if (given === false) return undefined;
+  const fromEnv = process.env.ENTRA_EMULATOR_MYSQL_URL;
+  if (given === undefined) return fromEnv ? { backend: fromEnv } : undefined;
+  return { ...given, backend: given.backend ?? fromEnv ?? DEFAULT_MYSQL_URL };
+}
+
+interface PreparedMysqlBackend {
+  readonly target: { host: string; port: number; password?: string };
+  readonly database: string;
+}
+
+async function prepareMysqlBackend(
+  options: EmulatorMysqlOptions,
+  userNames: readonly string[],
+): Promise<PreparedMysqlBackend> {
+  let url: URL;
+  try {
+    url = new URL(options.backend ?? DEFAULT_MYSQL_URL);
+  } catch {
+    throw new TypeError("mysql.backend must be a mysql:// URL.");
+  }
+  if (url.protocol !== "mysql:" && url.protocol !== "mariadb:") {
+    throw new TypeError("mysql.backend must be a mysql:// URL.");
+  }
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  const urlDatabase = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  const database = options.database ?? (urlDatabase || "test");
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1";
+  const port = url.port ? Number(url.port) : 3306;
+  if (options.createUsers ?? true) {
+    const identified = password === undefined ? "" : ` IDENTIFIED BY ${quoteMysqlString(password)}`;
+    const statements = [`CREATE DATABASE IF NOT EXISTS ${quoteMysqlIdentifier(database)}`];
+    for (const user of userNames) {
+      const account = `${quoteMysqlString(user)}@'%'`;
+      statements.push(
+        `CREATE USER IF NOT EXISTS ${account}${identified}`,
+        `GRANT ALL ON ${quoteMysqlIdentifier(database)}.* TO ${account}`,
+      );
+    }
+    await runMysqlAdminStatements(
+      { host, port, user: decodeURIComponent(url.username) || "root", password },
+      statements,
+    );
+  }
+  return { target: { host, port, password }, database };
+}
+
+function quoteMysqlIdentifier(name: string): string {
+  return `\`${name.replaceAll("`", "``")}\``;
+}
+
+function quoteMysqlString(value: string): string {
+  return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
 }

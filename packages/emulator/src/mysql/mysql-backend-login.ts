@@ -42,8 +42,7 @@ export class MysqlBackendSession {
       this.#fail(error as Error);
     }
   };
-  readonly #onError = (error: Error) =>
-    this.#fail(new Error(`backend connection failed: ${error.message}`));
+  readonly #onError = (error: Error) => this.#fail(new Error(`backend connection failed: ${error.message}`));
   readonly #onClose = () => this.#fail(new Error("the backend closed the connection during login"));
 
   /** Wraps a connecting socket; the greeting is read by {@link openMysqlBackend}. */
@@ -171,8 +170,16 @@ export interface MysqlBackendCredentials {
 
 /** Outcome of {@link authenticateMysqlBackend}. */
 export type MysqlBackendLoginResult =
-  | { readonly ok: true; /** The backend's OK packet payload, for the client. */ readonly okPayload: Buffer }
-  | { readonly ok: false; /** The backend's ERR, or one describing the failure. */ readonly error: MysqlErrorFields };
+  | {
+      readonly ok: true;
+      /** The backend's OK packet payload, for the client. */
+      readonly okPayload: Buffer;
+    }
+  | {
+      readonly ok: false;
+      /** The backend's ERR, or one describing the failure. */
+      readonly error: MysqlErrorFields;
+    };
 
 /**
  * Sends a HandshakeResponse41 on an opened session and completes authentication:
@@ -196,7 +203,8 @@ export async function authenticateMysqlBackend(
   }
 }
 
-const PLUGIN_CAPABILITIES_OFF =
+/** Client bits never passed to the plaintext backend session, or set from this login's own fields. */
+const CAPABILITIES_DECIDED_PER_LOGIN =
   MysqlCapability.ssl |
   MysqlCapability.compress |
   MysqlCapability.zstdCompression |
@@ -205,13 +213,16 @@ const PLUGIN_CAPABILITIES_OFF =
   MysqlCapability.connectWithDb |
   MysqlCapability.connectAttrs;
 
-async function authenticate(session: MysqlBackendSession, credentials: MysqlBackendCredentials): Promise<Buffer> {
+async function authenticate(
+  session: MysqlBackendSession,
+  credentials: MysqlBackendCredentials,
+): Promise<Buffer> {
   const greeting = session.greeting;
   const password = credentials.password ?? "";
   let scramble = greeting.authPluginData;
   let plugin = greeting.authPluginName || "mysql_native_password";
   let capabilities =
-    ((credentials.capabilities & ~PLUGIN_CAPABILITIES_OFF) |
+    ((credentials.capabilities & ~CAPABILITIES_DECIDED_PER_LOGIN) |
       MysqlCapability.protocol41 |
       MysqlCapability.secureConnection |
       MysqlCapability.pluginAuth) >>>
@@ -273,7 +284,10 @@ async function authenticate(session: MysqlBackendSession, credentials: MysqlBack
           session.write(next, Buffer.from([0x02])); // request the server's RSA public key
           break;
         }
-        session.write(next, encryptPasswordWithPublicKey(password, scramble, message.data.toString("latin1")));
+        session.write(
+          next,
+          encryptPasswordWithPublicKey(password, scramble, message.data.toString("latin1")),
+        );
         break;
     }
   }

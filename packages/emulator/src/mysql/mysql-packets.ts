@@ -281,8 +281,7 @@ export function parseHandshake(payload: Buffer): MysqlHandshake {
   capabilities = (capabilities | (cursor.uint(2, "capabilities") << 16)) >>> 0;
   const authDataLength = cursor.uint(1, "auth plugin data length");
   const reserved = cursor.bytes(10, "reserved");
-  const extendedCapabilities =
-    capabilities & MysqlCapability.longPassword ? 0 : reserved.readUInt32LE(6);
+  const extendedCapabilities = capabilities & MysqlCapability.longPassword ? 0 : reserved.readUInt32LE(6);
   let authPluginData = Buffer.from(part1);
   if (capabilities & MysqlCapability.secureConnection) {
     const part2Length = Math.max(13, authDataLength - 8);
@@ -490,7 +489,8 @@ export function parseAuthPacket(payload: Buffer): MysqlAuthPacket {
     case 0xff:
       return { kind: "error", error: parseErrorPacket(payload) };
     case 0xfe: {
-      if (payload.length === 1) return { kind: "auth-switch", pluginName: "mysql_old_password", pluginData: Buffer.alloc(0) };
+      if (payload.length === 1)
+        return { kind: "auth-switch", pluginName: "mysql_old_password", pluginData: Buffer.alloc(0) };
       const cursor = new PayloadCursor(payload);
       cursor.uint(1, "header");
       const pluginName = cursor.nulTerminated("plugin name").toString("utf8");
@@ -528,7 +528,10 @@ export interface MysqlErrorFields {
 /** Builds an ERR packet payload; the `#` SQLSTATE marker is written when `sqlState` is given. */
 export function buildErrorPacket(fields: MysqlErrorFields): Buffer {
   const code = uint(fields.code, 2);
-  const state = fields.sqlState === undefined ? Buffer.alloc(0) : Buffer.from(`#${fields.sqlState.padEnd(5, "0").slice(0, 5)}`);
+  const state =
+    fields.sqlState === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(`#${fields.sqlState.padEnd(5, "0").slice(0, 5)}`);
   return Buffer.concat([Buffer.from([0xff]), code, state, Buffer.from(fields.message, "utf8")]);
 }
 
@@ -621,7 +624,11 @@ export function computeCachingSha2Response(password: string, scramble: Buffer): 
 }
 
 /** `caching_sha2_password` full authentication over plaintext: RSA-OAEP of (password + NUL) XOR scramble. */
-export function encryptPasswordWithPublicKey(password: string, scramble: Buffer, publicKeyPem: string): Buffer {
+export function encryptPasswordWithPublicKey(
+  password: string,
+  scramble: Buffer,
+  publicKeyPem: string,
+): Buffer {
   const obfuscated = xor(Buffer.from(`${password}\0`, "utf8"), scramble.subarray(0, 20));
   return publicEncrypt({ key: publicKeyPem, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING }, obfuscated);
 }

@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { pgTarget } from "../src/targets/pg-target.js";
+
+describeConformance(pgTarget);
