@@ -2,6 +2,16 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    coverage: {
+      provider: "v8",
+      include: ["packages/*/src/**/*.ts"],
+      exclude: ["**/*.test.ts", "**/testing/**", "**/*-test-*.ts", "**/bin.ts", "**/index.ts"],
+      reporter: ["text-summary", "json-summary"],
+      // The token provider is the heart of the project: its unit tests must keep covering it.
+      thresholds: {
+        "packages/core/src/**": { statements: 93, branches: 88, functions: 90, lines: 95 },
+      },
+    },
     projects: [
       {
         test: {
