@@ -6,4 +6,6 @@ export default defineConfig({
   dts: true,
   platform: "node",
   target: "node20",
+  // `import.meta.url` (used to load pg lazily) in the CommonJS build.
+  shims: true,
 });

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import {
   assertSecureTls,
   deriveUsername,
@@ -12,7 +13,7 @@ import {
   scopeFor,
   shouldInvalidateToken,
 } from "@org/entra-core";
-import pg from "pg";
+import type pg from "pg";
 import { parseIntoClientConfig } from "pg-connection-string";
 
 /** The pg config shape `withEntra` accepts and returns: a `pg.PoolConfig` or `pg.ClientConfig`. */
@@ -103,7 +104,7 @@ export function withEntra<T extends PgEntraConfig = PgEntraConfig>(
   if (user === undefined) {
     // pg sends the user name before it asks for the password, so a pool must learn it from the
     // token before connecting. A bare `pg.Client` cannot; its auth error says what to set.
-    result.Client = createUsernameResolvingClient(merged.Client ?? pg.Client, provider);
+    result.Client = createUsernameResolvingClient(merged.Client ?? loadPgClient(), provider);
   }
   return result as T & PgEntraConfig;
 }
@@ -167,6 +168,15 @@ function watchAuthFailure(
 }
 
 type ClientConstructor = NonNullable<pg.PoolConfig["Client"]>;
+
+/**
+ * pg's own `Client`, loaded only when a pool must learn the user name from the token, so that
+ * packages building on this one (knex, Sequelize, TypeORM adapters) do not need `pg` installed for
+ * MySQL-only apps.
+ */
+function loadPgClient(): ClientConstructor {
+  return (createRequire(import.meta.url)("pg") as typeof pg).Client;
+}
 
 function createUsernameResolvingClient(
   Base: ClientConstructor,
