@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { typeormTarget } from "../src/targets/typeorm-targets.js";
+
+describeConformance(typeormTarget("0.3", "postgresql"));
