@@ -1,0 +1,50 @@
+import type { TokenCredential } from "@azure/identity";
+
+/** A place to write text: `process.stdout`, `process.stderr` or a test double. */
+export interface OutputStream {
+  write(text: string): unknown;
+  /** True when the stream is a terminal. Defaults to `false`. */
+  readonly isTTY?: boolean | undefined;
+}
+
+/** Options for {@link CliIo.createCredential}. */
+export interface CreateCredentialOptions {
+  /** Client ID of a user-assigned managed identity (`--client-id` or `*_CLIENTID`). Defaults to none. */
+  readonly clientId?: string | undefined;
+}
+
+/**
+ * Everything the commands touch outside themselves, injected so tests need no module mocks.
+ * `processIo()` gives the real one.
+ */
+export interface CliIo {
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  /** Environment variables. Defaults to `process.env` in `processIo()`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The credential of `token`, `url` and `env`. Defaults to
+   * `new DefaultAzureCredential({ managedIdentityClientId })`.
+   */
+  readonly createCredential?: (options: CreateCredentialOptions) => TokenCredential;
+  /** The credentials `doctor` tries, in order. Defaults to the chain of `doctor/credential-chain.ts`. */
+  readonly createCredentialChain?: (options: CreateCredentialOptions) => NamedCredential[];
+  /** Current time, epoch ms. Defaults to `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** A credential with the class name reported by `doctor`. */
+export interface NamedCredential {
+  readonly name: string;
+  /** The credential, or why it could not be constructed. */
+  readonly credential: TokenCredential | Error;
+}
+
+/**
+ * The real IO: `process.stdout`, `process.stderr`, `process.env`.
+ *
+ * Defaults to `DefaultAzureCredential` for tokens (see {@link CliIo.createCredential}).
+ */
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}

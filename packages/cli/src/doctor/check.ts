@@ -1,0 +1,25 @@
+/** Outcome of one doctor check. `skip`: not run because an earlier check failed. */
+export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+
+/** One line of the doctor's report. Never contains a token. */
+export interface Check {
+  /** `settings`, `credential`, `token`, `network` or `login`. */
+  readonly name: string;
+  readonly status: CheckStatus;
+  /** What was found, in one line. */
+  readonly detail: string;
+  /** Why it failed or warns: the likely cause. Defaults to none when ok. */
+  readonly cause?: string;
+  /** What to change. Defaults to none when ok. */
+  readonly fix?: string;
+  /** Machine-readable details (credential attempts, token claims, certificate). Defaults to none. */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** The doctor's machine-readable report (`entra-db doctor --json`). */
+export interface DoctorReport {
+  /** True when no check failed (warnings allowed). */
+  readonly ok: boolean;
+  readonly engine?: string | undefined;
+  readonly checks: readonly Check[];
+}

@@ -1,0 +1,10 @@
+export { buildConnectionUrl, type ConnectionUrlParts, type MysqlUrlFormat } from "./build-url.js";
+export type { CliIo, CreateCredentialOptions, NamedCredential, OutputStream } from "./cli-io.js";
+export { processIo } from "./cli-io.js";
+export type { Check, CheckStatus, DoctorReport } from "./doctor/check.js";
+export { credentialNamesFor } from "./doctor/credential-chain.js";
+export { formatReport } from "./doctor/format-report.js";
+export { envLines } from "./env-command.js";
+export { formatError, run, VERSION } from "./run.js";
+export { selectEngine } from "./select-engine.js";
+export { exportLines, shellQuote } from "./shell-quote.js";
