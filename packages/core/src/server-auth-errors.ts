@@ -78,7 +78,7 @@ export function describeServerAuthError(
   ) {
     return {
       code: "INSECURE_TRANSPORT",
-      hint: "The server requires TLS: set ssl: true (pg) or ssl: {} (mysql2), and pass { ca } for a private CA.",
+      hint: "The server requires TLS: set ssl: true (pg) or ssl: { verifyIdentity: true } (mysql2), and pass { ca } for a private CA.",
     };
   }
   return undefined;
