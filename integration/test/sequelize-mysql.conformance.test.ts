@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { sequelizeMysqlTarget } from "../src/targets/sequelize-targets.js";
+
+describeConformance(sequelizeMysqlTarget);

@@ -1,0 +1,123 @@
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import {
+  deriveUsername,
+  describeServerAuthError,
+  type EntraTokenProvider,
+  logger,
+  type ServerAuthErrorDescription,
+  shouldInvalidateToken,
+} from "@org/entra-core";
+
+/** The one function of the mariadb connector that Sequelize's `mariadb` dialect calls. */
+export interface MariadbModule {
+  createConnection(options: MariadbConnectOptions): Promise<unknown>;
+}
+
+/** The parts of the per-connection options Sequelize builds that the wrapper looks at. */
+interface MariadbConnectOptions {
+  readonly user?: string;
+  readonly password?: unknown;
+  readonly [key: string]: unknown;
+}
+
+/** A mariadb `SqlError` (`lib/misc/errors.js`): `sqlMessage` is the server's own text. */
+interface MariadbError extends Error {
+  readonly errno?: number;
+  readonly sqlMessage?: string;
+}
+
+/** Azure Database for MySQL's error number for an expired access token. */
+const ER_ACCESS_TOKEN_EXPIRED = 9119;
+
+/** Driver wrappers made by `withEntra`, mapped to the module they wrap. */
+const wrapped = new WeakMap<object, () => Promise<MariadbModule>>();
+
+/**
+ * How to load the mariadb connector, mirroring Sequelize's own choice: `dialectModulePath` first,
+ * then `dialectModule`, then the installed `mariadb` package. A module that is itself a wrapper of
+ * ours is unwrapped, so that wrapping options twice maps errors once.
+ */
+export function mariadbLoader(
+  dialectModule: object | undefined | null,
+  dialectModulePath: string | undefined | null,
+): () => Promise<MariadbModule> {
+  if (dialectModulePath) {
+    const path = dialectModulePath;
+    // Sequelize `require`s the path; resolve it the same way, from the application's directory.
+    return async () => createRequire(join(process.cwd(), "noop.js"))(path) as MariadbModule;
+  }
+  if (dialectModule) {
+    const inner = wrapped.get(dialectModule);
+    if (inner) return inner;
+    return async () => dialectModule as MariadbModule;
+  }
+  let loading: Promise<MariadbModule> | undefined;
+  return () => {
+    loading ??= import("mariadb").then(
+      (mod) => ((mod as { default?: MariadbModule }).default ?? mod) as MariadbModule,
+    );
+    return loading;
+  };
+}
+
+/**
+ * A stand-in for the mariadb module, passed to Sequelize as `dialectModule`. Sequelize pools
+ * connections itself and calls `createConnection` once per physical connection; the mariadb
+ * connector has no hook of its own that sees a failed login. This wrapper does: when the server
+ * rejects the token, it drops the cached token if the server says it is expired or invalid, and
+ * appends the reason and what to change to the error's message before Sequelize wraps it in a
+ * `ConnectionError` / `AccessDeniedError` (which copies the message).
+ *
+ * @returns An object with `createConnection`, the only member Sequelize's mariadb dialect uses.
+ *   Defaults to loading the installed `mariadb` package on first connect.
+ */
+export function createMariadbDriver(
+  load: () => Promise<MariadbModule>,
+  provider: EntraTokenProvider,
+): MariadbModule {
+  const driver: MariadbModule = {
+    async createConnection(options) {
+      const mariadb = await load();
+      try {
+        return await mariadb.createConnection(options);
+      } catch (error) {
+        if (error instanceof Error) annotateAuthError(error as MariadbError, options, provider);
+        throw error;
+      }
+    },
+  };
+  wrapped.set(driver, load);
+  return driver;
+}
+
+function annotateAuthError(
+  error: MariadbError,
+  options: MariadbConnectOptions,
+  provider: EntraTokenProvider,
+): void {
+  const described = describeMariadbAuthError(error);
+  if (!described) return;
+  if (shouldInvalidateToken(described.code)) {
+    logger.warning(
+      `MySQL rejected the access token (${described.code}); fetching a new one for the next connection.`,
+    );
+    provider.invalidate();
+  }
+  let hint = described.hint;
+  if (described.code === "PRINCIPAL_UNKNOWN" && typeof options.password === "string") {
+    const tokenUser = deriveUsername(options.password);
+    if (tokenUser && tokenUser !== options.user) {
+      hint += ` The token belongs to "${tokenUser}"; pass \`username: "${tokenUser}"\` or set AZURE_MYSQL_USER.`;
+    }
+  }
+  error.message = `${error.message} [@org/sequelize-entra ${described.code}] ${hint}`;
+  Object.defineProperty(error, "entraCode", { value: described.code, enumerable: false });
+}
+
+function describeMariadbAuthError(error: MariadbError): ServerAuthErrorDescription | undefined {
+  const message = typeof error.sqlMessage === "string" ? error.sqlMessage : error.message;
+  const described = describeServerAuthError(message, "mysql");
+  if (described || error.errno !== ER_ACCESS_TOKEN_EXPIRED) return described;
+  return describeServerAuthError("The access token has expired.", "mysql");
+}

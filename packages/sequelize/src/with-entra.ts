@@ -1,0 +1,288 @@
+import {
+  assertSecureTls,
+  deriveUsername,
+  EntraAuthError,
+  type EntraOptions,
+  type EntraTokenProvider,
+  getSharedTokenProvider,
+  inspectTlsValue,
+  resolveSettings,
+  scopeFor,
+} from "@org/entra-core";
+import { withEntra as withEntraMysql2 } from "@org/mysql2-entra";
+import { withEntra as withEntraPg } from "@org/pg-entra";
+import type { Options } from "sequelize";
+import {
+  type ConnectConfig,
+  chainBeforeConnect,
+  ownHook,
+  setHiddenPassword,
+} from "./chain-before-connect.js";
+import { createMariadbDriver, mariadbLoader } from "./mariadb-driver.js";
+import { resolveMariadbSsl } from "./resolve-mariadb-ssl.js";
+
+/** The Sequelize options shape `withEntra` accepts and returns: Sequelize's own `Options`. */
+export type SequelizeEntraOptions = Options;
+
+type DialectOptions = Record<string, unknown>;
+
+/**
+ * Wires Microsoft Entra authentication into Sequelize options: every new physical connection
+ * Sequelize opens (pooled connections and its one-off version probe alike) presents a currently
+ * valid access token, fetched once and shared by every pool in the process, refreshed ahead of
+ * expiry. Use it wherever Sequelize options are built, including a Sequelize CLI config file.
+ *
+ * Per dialect (`options.dialect` is required):
+ * - `postgres`: `password` becomes the async password function of `@org/pg-entra`, which pg calls
+ *   for every new connection; `dialectOptions.ssl` defaults to `true` (verified TLS).
+ * - `mysql` (mysql2): `dialectOptions.authPlugins.mysql_clear_password` from `@org/mysql2-entra`
+ *   answers the server's switch to cleartext with the token; `dialectOptions.ssl` defaults to
+ *   `{ verifyIdentity: true }`.
+ * - `mariadb` (the mariadb connector, which has no password hook): a `hooks.beforeConnect` hook
+ *   sets `config.password` to a fresh token (hidden from `util.inspect`) right before each
+ *   connection, after your own `beforeConnect` hooks; `dialectModule` becomes a thin wrapper of the
+ *   connector that recognises the server's token errors. `dialectOptions.ssl` defaults to `true`.
+ * - `mssql` is not supported yet; every other dialect is refused with `EntraAuthError`.
+ *
+ * `host`, `port`, `database` and `username` default to the Service Connector variables
+ * (`AZURE_POSTGRESQL_*` for postgres, `AZURE_MYSQL_*` for mysql and mariadb); the username then
+ * falls back to `options.username` and finally to the token's claims (managed identity name, UPN),
+ * read when a connection opens. A config that disables TLS or certificate verification throws
+ * `EntraAuthError` (`INSECURE_TRANSPORT`) before any I/O unless `allowInsecure: true`. When the
+ * server rejects a token as expired or invalid, the cached token is dropped so the next connection
+ * fetches a fresh one, and the error Sequelize throws says what to change.
+ *
+ * @example
+ * ```ts
+ * import { Sequelize } from "sequelize";
+ * import { withEntra } from "@org/sequelize-entra";
+ *
+ * const sequelize = new Sequelize(
+ *   withEntra({ dialect: "postgres", host: "myserver.postgres.database.azure.com", database: "app" }),
+ * );
+ * await sequelize.authenticate();
+ * ```
+ *
+ * @param sequelizeOptions - Your Sequelize `Options` (with `dialect`). Defaults to `{}`, which is
+ *   refused because Sequelize needs a dialect.
+ * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
+ * @returns A copy of `sequelizeOptions` with `host`, `port`, `database`, `username` and the
+ *   dialect's auth and TLS settings set; every other field is passed through untouched.
+ * @throws EntraAuthError `INSECURE_TRANSPORT`, `INVALID_SETTING` (unsupported dialect, static
+ *   password, conflicting auth settings) or `MISSING_SETTING` (no dialect), before any I/O.
+ */
+export function withEntra<T extends SequelizeEntraOptions = SequelizeEntraOptions>(
+  sequelizeOptions?: T,
+  options: EntraOptions = {},
+): T & SequelizeEntraOptions {
+  const input = (sequelizeOptions ?? {}) as T;
+  const dialect = String(input.dialect ?? "");
+  refuseStaticPasswords(input);
+  switch (dialect) {
+    case "postgres":
+    case "postgresql":
+      return forPostgres(input, options);
+    case "mysql":
+      return forMysql(input, options);
+    case "mariadb":
+      return forMariadb(input, options);
+    case "mssql":
+      throw new EntraAuthError(
+        "INVALID_SETTING",
+        "@org/sequelize-entra does not support the mssql dialect yet.",
+        {
+          hint: "Until it does, set dialectOptions.authentication to { type: 'token-credential', options: { credential } } and dialectOptions.options to { encrypt: true, trustServerCertificate: false } yourself.",
+        },
+      );
+    case "":
+      throw new EntraAuthError("MISSING_SETTING", "The Sequelize options have no dialect.", {
+        hint: 'Pass dialect: "postgres", "mysql" or "mariadb" (Sequelize requires one).',
+      });
+    default:
+      throw new EntraAuthError(
+        "INVALID_SETTING",
+        `Entra authentication is not available for the Sequelize dialect "${dialect}".`,
+        {
+          hint: 'Use dialect "postgres" (Azure Database for PostgreSQL) or "mysql" / "mariadb" (Azure Database for MySQL).',
+        },
+      );
+  }
+}
+
+function forPostgres<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
+  const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
+  // pg-entra checks `ssl` too; this names the Sequelize setting in the error.
+  if (!options.allowInsecure) checkTls(dialectOptions.ssl, options);
+  const pgConfig = withEntraPg(
+    defined({
+      host: nonEmpty(input.host),
+      port: input.port,
+      database: nonEmpty(input.database),
+      user: nonEmpty(input.username),
+      ssl: dialectOptions.ssl as boolean | undefined,
+    }),
+    options,
+  );
+  const result = {
+    ...input,
+    ...defined({
+      host: pgConfig.host,
+      port: pgConfig.port,
+      database: pgConfig.database,
+      username: pgConfig.user,
+    }),
+    // Sequelize's postgres dialect passes `password` to pg as is (`_.pick`), and pg calls a
+    // function password for every new connection. Sequelize's types only say `string`.
+    password: pgConfig.password as unknown as string,
+    dialectOptions: { ...dialectOptions, ssl: pgConfig.ssl },
+  } as T;
+  if (pgConfig.user === undefined) {
+    // pg sends the user name before the password; Sequelize builds the pg Client itself, so learn
+    // the name from the token in `beforeConnect` instead of pg-entra's Client subclass.
+    const settings = resolveSettings("postgresql", options.env ?? process.env);
+    const provider = getSharedTokenProvider({
+      ...options,
+      clientId: options.clientId ?? settings.clientId,
+      scope: options.scope ?? scopeFor("postgresql", pgConfig.host ?? process.env.PGHOST),
+    });
+    result.hooks = chainBeforeConnect(input.hooks, usernameFromTokenHook(provider, "postgresql"));
+  }
+  return result;
+}
+
+function forMysql<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
+  const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
+  if (!options.allowInsecure) checkTls(dialectOptions.ssl, options);
+  // Sequelize spreads `dialectOptions` over the mysql2 config, so mysql2-entra sees exactly what
+  // mysql2 will get (and refuses a password or a conflicting auth hook in it).
+  const { host, port, database, user, ...driverOptions } = withEntraMysql2(
+    {
+      ...dialectOptions,
+      ...defined({
+        host: nonEmpty(input.host) ?? nonEmpty(dialectOptions.host as string | undefined),
+        port: input.port ?? (dialectOptions.port as number | undefined),
+        database: nonEmpty(input.database) ?? nonEmpty(dialectOptions.database as string | undefined),
+        user: nonEmpty(input.username) ?? nonEmpty(dialectOptions.user as string | undefined),
+      }),
+    },
+    options,
+  );
+  return {
+    ...input,
+    ...defined({ host, port, database, username: user }),
+    dialectOptions: driverOptions,
+  } as T;
+}
+
+function forMariadb<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
+  const settings = resolveSettings("mysql", options.env ?? process.env);
+  const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
+  refuseRestrictedAuth(dialectOptions.restrictedAuth);
+
+  const sslSetting =
+    dialectOptions.ssl !== undefined
+      ? "dialectOptions.ssl"
+      : settings.ssl !== undefined
+        ? "AZURE_MYSQL_SSL"
+        : "dialectOptions.ssl";
+  const { ssl, finding } = resolveMariadbSsl(dialectOptions.ssl ?? settings.ssl ?? true, sslSetting);
+  assertSecureTls(finding, { allowInsecure: options.allowInsecure });
+
+  const host = nonEmpty(input.host) ?? settings.host;
+  const port = input.port ?? settings.port;
+  const database = nonEmpty(input.database) ?? settings.database;
+  const username = nonEmpty(input.username) ?? nonEmpty(options.username) ?? settings.user;
+  const provider = getSharedTokenProvider({
+    ...options,
+    clientId: options.clientId ?? settings.clientId,
+    scope: options.scope ?? scopeFor("mysql", host),
+  });
+
+  const load = mariadbLoader(input.dialectModule, input.dialectModulePath);
+  return {
+    ...input,
+    ...defined({ host, port, database, username }),
+    dialectOptions: { ...dialectOptions, ssl },
+    // Sequelize loads `dialectModulePath` before `dialectModule`; the wrapper loads it instead.
+    dialectModulePath: undefined,
+    dialectModule: createMariadbDriver(load, provider),
+    hooks: chainBeforeConnect(input.hooks, tokenHook(provider)),
+  } as T;
+}
+
+/** The mariadb hook: a fresh token as `config.password` (and the user name, if none) per connection. */
+function tokenHook(provider: EntraTokenProvider): (config: ConnectConfig) => Promise<void> {
+  return ownHook(async function entraBeforeConnect(config: ConnectConfig) {
+    const { token } = await provider.getToken();
+    if (!config.username) config.username = usernameFrom(token, "mysql");
+    setHiddenPassword(config, token);
+  });
+}
+
+function usernameFromTokenHook(
+  provider: EntraTokenProvider,
+  engine: "postgresql" | "mysql",
+): (config: ConnectConfig) => Promise<void> {
+  return ownHook(async function entraUsernameBeforeConnect(config: ConnectConfig) {
+    if (config.username) return;
+    const { token } = await provider.getToken();
+    config.username = usernameFrom(token, engine);
+  });
+}
+
+function usernameFrom(token: string, engine: "postgresql" | "mysql"): string {
+  const user = deriveUsername(token);
+  if (user) return user;
+  const variable = engine === "postgresql" ? "AZURE_POSTGRESQL_USER" : "AZURE_MYSQL_USER";
+  throw new EntraAuthError("USERNAME_UNRESOLVED", "No database user name was given and the token has none.", {
+    hint: `Pass \`username\` in the Sequelize options or the Entra options, or set ${variable}.`,
+  });
+}
+
+function checkTls(value: unknown, options: EntraOptions): void {
+  assertSecureTls(inspectTlsValue(value, "dialectOptions.ssl"), { allowInsecure: options.allowInsecure });
+}
+
+function refuseStaticPasswords(input: SequelizeEntraOptions): void {
+  const candidates: [string, unknown][] = [
+    ["password", input.password],
+    ["dialectOptions.password", (input.dialectOptions as DialectOptions | undefined)?.password],
+  ];
+  const replication = input.replication;
+  if (replication) {
+    const reads = replication.read ?? [];
+    for (const [index, read] of (Array.isArray(reads) ? reads : [reads]).entries()) {
+      candidates.push([`replication.read[${index}].password`, read?.password]);
+    }
+    candidates.push(["replication.write.password", replication.write?.password]);
+  }
+  for (const [setting, value] of candidates) {
+    if (typeof value === "string" && value !== "") {
+      throw new EntraAuthError("INVALID_SETTING", `The Sequelize options have a static ${setting}.`, {
+        hint: `Remove \`${setting}\`: @org/sequelize-entra supplies a fresh Entra access token for each connection.`,
+      });
+    }
+  }
+}
+
+function refuseRestrictedAuth(value: unknown): void {
+  if (value === undefined || value === null) return;
+  const plugins = Array.isArray(value) ? value.map(String) : String(value).split(",");
+  if (plugins.map((plugin) => plugin.trim()).includes("mysql_clear_password")) return;
+  throw new EntraAuthError(
+    "INVALID_SETTING",
+    "dialectOptions.restrictedAuth does not allow mysql_clear_password.",
+    {
+      hint: "Add mysql_clear_password to restrictedAuth (or remove it): Azure sends the Entra token with that plugin, and only over TLS.",
+    },
+  );
+}
+
+function nonEmpty<V>(value: V | "" | null | undefined): V | undefined {
+  return value === "" || value === null ? undefined : value;
+}
+
+/** Drops `undefined` fields, so that they do not override Sequelize's own defaults when spread. */
+function defined<R extends Record<string, unknown>>(record: R): Partial<R> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<R>;
+}
