@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -21,6 +21,7 @@ interface PublishedPackage {
 
 /** Every publishable workspace package, read from packages/*, with the exports it promises. */
 const published: PublishedPackage[] = readdirSync(path.join(root, "packages"))
+  .filter((dir) => existsSync(path.join(root, "packages", dir, "package.json")))
   .map((dir) => JSON.parse(readFileSync(path.join(root, "packages", dir, "package.json"), "utf8")))
   .filter((manifest) => !manifest.private)
   .map((manifest) => ({
