@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { prismaMysqlTarget } from "../src/targets/prisma-targets.js";
+
+describeConformance(prismaMysqlTarget);

@@ -1,0 +1,20 @@
+export type { EntraOptions } from "@org/entra-core";
+export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
+export {
+  createEntraAdapter,
+  type EntraAdapterConfig,
+  type EntraSqlServerAdapterConfig,
+} from "./create-entra-adapter.js";
+export { type EntraDatabaseUrlConfig, entraDatabaseUrl } from "./entra-database-url.js";
+export {
+  EntraMariaDbAdapter,
+  EntraMariaDbAdapterFactory,
+  type EntraMysqlAdapterConfig,
+  type EntraMysqlAdapterStats,
+  type PrismaMariaDbAdapterOptions,
+} from "./entra-mariadb-adapter.js";
+export {
+  EntraPgAdapterFactory,
+  type EntraPostgresAdapterConfig,
+  type PrismaPgOptions,
+} from "./entra-pg-adapter.js";

@@ -1,0 +1,11 @@
+import { defineConfig } from "tsdown";
+
+export default defineConfig({
+  entry: ["src/index.ts"],
+  format: ["esm", "cjs"],
+  dts: true,
+  platform: "node",
+  target: "node20",
+  // `import.meta.url` (used to load pg lazily) in the CommonJS build.
+  shims: true,
+});
