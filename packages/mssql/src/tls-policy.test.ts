@@ -1,0 +1,38 @@
+import { resetSharedTokenProviders } from "@org/entra-core";
+import type sql from "mssql";
+import { afterEach, describe, expect, it } from "vitest";
+import { fakeTokenProvider } from "./testing/fake-token-provider.js";
+import { withEntra } from "./with-entra.js";
+
+const SERVER = "myserver.database.windows.net";
+
+describe("TLS policy (mssql)", () => {
+  afterEach(() => resetSharedTokenProviders());
+
+  it("defaults to encrypt: 'strict' and trustServerCertificate: false", () => {
+    expect(withEntra({ server: SERVER }, { tokenProvider: fakeTokenProvider(), env: {} }).options).toEqual({
+      encrypt: "strict",
+      trustServerCertificate: false,
+    });
+  });
+
+  it.each([
+    [{ options: { encrypt: false } }],
+    [{ options: { trustServerCertificate: true } }],
+    // mssql also reads these two at the top level when options has none.
+    [{ encrypt: false }],
+    [{ trustServerCertificate: true }],
+  ])("refuses %o with INSECURE_TRANSPORT before any I/O", (tls) => {
+    expect(() =>
+      withEntra({ server: SERVER, ...tls } as sql.config, { tokenProvider: fakeTokenProvider(), env: {} }),
+    ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
+  });
+
+  it("accepts them with allowInsecure: true (local testing)", () => {
+    const config = withEntra(
+      { server: "localhost", options: { encrypt: false, trustServerCertificate: true } },
+      { tokenProvider: fakeTokenProvider(), env: {}, allowInsecure: true },
+    );
+    expect(config.options).toMatchObject({ encrypt: false, trustServerCertificate: true });
+  });
+});

@@ -1,0 +1,182 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import {
+  EntraAuthError,
+  type EntraOptions,
+  type EntraTokenProvider,
+  getSharedTokenProvider,
+  logger,
+  type RefreshOptions,
+  resolveSettings,
+  scopeFor,
+} from "@org/entra-core";
+
+/** Options for {@link createEntraTokenCredential}: core's `EntraOptions` plus the server. */
+export interface EntraTokenCredentialOptions extends EntraOptions {
+  /**
+   * The server host name, used only to pick the sovereign cloud's scope if a caller asks for no
+   * scope. Defaults to `AZURE_SQL_SERVER`.
+   */
+  readonly server?: string;
+}
+
+/**
+ * Host names of the Azure SQL token audiences a server may ask for (its SPN in FEDAUTHINFO):
+ * public cloud, Azure China, Azure US Government, and Azure Synapse.
+ */
+const SQL_RESOURCE_HOSTS = [
+  /^database\.windows\.net$/,
+  /^database\.chinacloudapi\.cn$/,
+  /^database\.usgovcloudapi\.net$/,
+  /^database\.cloudapi\.de$/,
+  /^(?:[a-z0-9-]+\.)?sql\.azuresynapse\.(?:net|azure\.cn|usgovcloudapi\.net)$/,
+];
+
+/**
+ * The `TokenCredential` that `withEntra` puts into `authentication.options.credential`. tedious
+ * calls `getToken(scope)` on every login, with the scope derived from the server's SPN; each call
+ * is answered from the process-wide shared provider of `@org/entra-core` for that scope, so logins
+ * cost no credential call while the cached token is valid.
+ *
+ * The credential holds no token: `util.inspect`, `JSON.stringify` and logs show nothing secret.
+ */
+export class EntraTokenCredential implements TokenCredential {
+  readonly #credential: TokenCredential | undefined;
+  readonly #clientId: string | undefined;
+  readonly #scope: string | undefined;
+  readonly #server: string | undefined;
+  readonly #tokenProvider: EntraTokenProvider | undefined;
+  readonly #refresh: RefreshOptions;
+  /** Providers this credential handed tokens from, so that {@link invalidate} reaches them. */
+  readonly #used = new Set<EntraTokenProvider>();
+
+  /** Use {@link createEntraTokenCredential}. */
+  constructor(options: EntraTokenCredentialOptions = {}) {
+    const settings = resolveSettings("sqlserver", options.env ?? process.env);
+    this.#credential = options.credential;
+    this.#clientId = options.clientId || settings.clientId;
+    this.#scope = options.scope || undefined;
+    this.#server = options.server || settings.host;
+    this.#tokenProvider = options.tokenProvider;
+    this.#refresh = {
+      mustRefreshMarginInMs: options.mustRefreshMarginInMs,
+      refreshWindowInMs: options.refreshWindowInMs,
+      retryInitialDelayInMs: options.retryInitialDelayInMs,
+      retryMaxDelayInMs: options.retryMaxDelayInMs,
+      retryJitter: options.retryJitter,
+      getTokenTimeoutInMs: options.getTokenTimeoutInMs,
+    };
+  }
+
+  /**
+   * Returns a currently valid access token from the shared provider for the requested scope
+   * (or for `options.scope` when one was given to {@link createEntraTokenCredential}).
+   * `abortSignal` rejects only this caller with `EntraAuthError` `ABORTED`.
+   *
+   * @param scopes - The scope tedious asks for, `new URL("/.default", spn)`. A scope that is not
+   *   an Azure SQL resource is refused (`INVALID_SETTING`) so that a server cannot obtain a token
+   *   for another resource; set `options.scope` to override.
+   * @param options - `abortSignal` is honoured; `tenantId` and `claims` are not supported.
+   * @returns The token and its expiry. Defaults to the provider's cached token.
+   * @throws EntraAuthError from the provider (`CREDENTIAL_FAILED`, `TOKEN_TIMEOUT`, `ABORTED`...).
+   */
+  async getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken> {
+    const provider = this.#providerFor(this.#scope ?? this.#requestedScope(scopes));
+    this.#used.add(provider);
+    // core-auth types the signal as AbortSignalLike; callers pass real AbortSignals.
+    const abortSignal = options.abortSignal as AbortSignal | undefined;
+    const { token, expiresOnTimestamp } = await provider.getToken({ abortSignal });
+    return { token, expiresOnTimestamp };
+  }
+
+  /**
+   * The user-assigned managed identity's client ID passed to `DefaultAzureCredential`
+   * (`managedIdentityClientId`), from `options.clientId` or `AZURE_SQL_CLIENTID`. Not used when
+   * `credential` or `tokenProvider` was given. Defaults to `undefined` (system-assigned identity
+   * or developer sign-in).
+   */
+  get clientId(): string | undefined {
+    return this.#credential || this.#tokenProvider ? undefined : this.#clientId;
+  }
+
+  /**
+   * Drops the cached token of every provider this credential has used, so the next login fetches
+   * a fresh one. Called when the server says the token is expired or invalid.
+   */
+  invalidate(): void {
+    for (const provider of this.#used) provider.invalidate();
+  }
+
+  /** The scope the provider is keyed by: what the server asked for, checked and normalised. */
+  #requestedScope(scopes: string | string[]): string {
+    const list = (Array.isArray(scopes) ? scopes : [scopes]).filter((s) => typeof s === "string" && s !== "");
+    if (list.length === 0) return scopeFor("sqlserver", this.#server);
+    if (list.length > 1) {
+      throw new EntraAuthError("INVALID_SETTING", `Expected one token scope, got ${list.length}.`, {
+        hint: "Pass `scope` in the options to choose one.",
+      });
+    }
+    const requested = list[0] as string;
+    let url: URL;
+    try {
+      url = new URL(requested);
+    } catch {
+      url = new URL("invalid:");
+    }
+    if (url.protocol !== "https:" || !SQL_RESOURCE_HOSTS.some((host) => host.test(url.hostname))) {
+      throw new EntraAuthError(
+        "INVALID_SETTING",
+        `The server asked for a token for "${requested.slice(0, 200)}", which is not an Azure SQL resource; no token was requested.`,
+        {
+          hint: "Check that `server` is your Azure SQL server. If this resource is intended, pass its scope as `scope` in the options.",
+        },
+      );
+    }
+    return `${url.origin}/.default`;
+  }
+
+  #providerFor(scope: string): EntraTokenProvider {
+    if (this.#tokenProvider) return this.#tokenProvider;
+    logger.verbose(`tedious asked for a token for ${scope}.`);
+    return getSharedTokenProvider({
+      ...this.#refresh,
+      credential: this.#credential,
+      clientId: this.#clientId,
+      scope,
+    });
+  }
+}
+
+/**
+ * Creates the `TokenCredential` for tedious's `authentication: { type: "token-credential" }`.
+ * Unlike tedious's own `azure-active-directory-*` types, which build a new credential (and fetch
+ * a new token) for every login, it answers every login from the process-wide shared provider of
+ * `@org/entra-core`, keyed by the scope tedious asks for (normally
+ * `https://database.windows.net/.default`, derived from the server's SPN, so sovereign clouds
+ * follow the server).
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "tedious";
+ * import { createEntraTokenCredential } from "@org/tedious-entra";
+ *
+ * const credential = createEntraTokenCredential({ clientId: process.env.AZURE_SQL_CLIENTID });
+ * const connection = new Connection({
+ *   server: "myserver.database.windows.net",
+ *   authentication: { type: "token-credential", options: { credential } },
+ *   options: { database: "app", encrypt: true },
+ * });
+ * ```
+ *
+ * @param options - Credential, client ID, scope and refresh options. Defaults to
+ *   `DefaultAzureCredential` with `managedIdentityClientId` from `clientId` or `AZURE_SQL_CLIENTID`.
+ * @returns A credential whose tokens come from the shared provider.
+ * @throws EntraAuthError `INVALID_SETTING` for a malformed `AZURE_SQL_*` variable.
+ */
+export function createEntraTokenCredential(options: EntraTokenCredentialOptions = {}): EntraTokenCredential {
+  return new EntraTokenCredential(options);
+}
+
+/** True when `value` is a credential made by {@link createEntraTokenCredential}. */
+export function isEntraTokenCredential(value: unknown): value is EntraTokenCredential {
+  return value instanceof EntraTokenCredential;
+}

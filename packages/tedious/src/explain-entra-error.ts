@@ -1,0 +1,196 @@
+import {
+  describeServerAuthError,
+  type EntraAuthErrorCode,
+  isEntraAuthError,
+  logger,
+  type ServerAuthErrorDescription,
+  shouldInvalidateToken,
+} from "@org/entra-core";
+import { isEntraTokenCredential } from "./entra-token-credential.js";
+
+/** Azure SQL's error number when it re-validates an open session's token and finds it expired. */
+export const SESSION_TOKEN_EXPIRED = 37396;
+
+/** Anything that carries a tedious-shaped `authentication`: a tedious or mssql config, or a `Connection`. */
+export type EntraErrorSource =
+  | { readonly authentication?: unknown }
+  | { readonly config?: { readonly authentication?: unknown } }
+  | undefined;
+
+/** The error fields tedious and mssql set (`ConnectionError`, `RequestError`, mssql's wrappers). */
+interface DriverError extends Error {
+  code?: string;
+  readonly number?: number;
+  readonly errors?: readonly unknown[];
+  readonly originalError?: unknown;
+}
+
+/** The parts of a tedious `Connection` that {@link watchEntraErrors} uses. */
+export interface WatchableConnection {
+  readonly config?: { readonly authentication?: unknown };
+  prependOnceListener(event: "connect", listener: (error?: Error) => void): unknown;
+  on(event: "errorMessage", listener: (message: { readonly number?: number }) => void): unknown;
+  removeListener(event: "errorMessage", listener: (message: { readonly number?: number }) => void): unknown;
+  once(event: "end", listener: () => void): unknown;
+}
+
+/** Options for {@link watchEntraErrors}. */
+export interface WatchEntraErrorsOptions {
+  /**
+   * Called when Azure SQL reports that the open session's token expired (error 37396): the
+   * session must be replaced. mssql-entra uses it to mark the pooled connection broken.
+   * Defaults to only logging a warning.
+   */
+  readonly onSessionTokenExpired?: () => void;
+}
+
+/**
+ * Explains an Azure SQL authentication failure in place and returns the same error: its message
+ * gains `[@org/tedious-entra <code>]` and what to change, and a non-enumerable `entraCode`. When
+ * the server says the token is expired or invalid (login error 18456 `... Token is expired.`,
+ * `... Incorrect or invalid token.`) and `source` uses an Entra credential from this package, that
+ * credential's cached token is dropped so the next connection fetches a fresh one.
+ *
+ * Also handles tedious's `AggregateError` for a failed token fetch (`EFEDAUTH`, whose message is
+ * empty) by giving it the credential's message, and mid-session error 37396. Unknown errors,
+ * and errors already explained, are returned unchanged.
+ *
+ * tedious has no config-level hook for login failures, so call this in your `connect` callback
+ * (or use {@link watchEntraErrors} once per connection; `@org/mssql-entra` does that for you).
+ *
+ * @example
+ * ```ts
+ * const connection = new Connection(config);
+ * connection.connect((err) => {
+ *   if (err) throw explainEntraError(err, config);
+ * });
+ * ```
+ *
+ * @param error - What tedious or mssql reported.
+ * @param source - The config (or `Connection`) whose credential should drop an expired token. Defaults to none.
+ * @returns `error`, explained when it is a known Entra failure.
+ */
+export function explainEntraError<E>(error: E, source?: EntraErrorSource): E {
+  if (!(error instanceof Error) || "entraCode" in error) return error;
+  const driverError = error as DriverError;
+  const inner = driverError.originalError;
+  if (inner instanceof Error && "entraCode" in inner) {
+    // mssql copied the message of a tedious error this package already explained.
+    Object.defineProperty(error, "entraCode", {
+      value: inner.entraCode,
+      enumerable: false,
+      configurable: true,
+    });
+    return error;
+  }
+  const aggregate = findFedAuthAggregate(driverError);
+  if (aggregate) {
+    explainFedAuthFailure(driverError, aggregate);
+    return error;
+  }
+  const sessionExpired =
+    driverError.number === SESSION_TOKEN_EXPIRED ||
+    /query cannot be executed, access token/i.test(error.message);
+  const described = sessionExpired ? SESSION_EXPIRED : describeSqlAuthError(error.message);
+  if (!described) return error;
+  if (shouldInvalidateToken(described.code) && !sessionExpired) {
+    const credential = credentialOf(source);
+    if (credential) {
+      logger.warning(
+        `Azure SQL rejected the access token (${described.code}); fetching a new one for the next connection.`,
+      );
+      credential.invalidate();
+    }
+  }
+  annotate(driverError, described.code, described.hint);
+  return error;
+}
+
+/**
+ * Watches one tedious `Connection` for Entra failures: a failed login is passed to
+ * {@link explainEntraError} before your `connect` callback (or mssql) sees it, and a later
+ * error 37396 (Azure SQL re-validated the session's token and found it expired) is logged and
+ * reported to `onSessionTokenExpired`. Attach it right after `new Connection(config)`, before or
+ * after calling `connect()`.
+ *
+ * @example
+ * ```ts
+ * const connection = new Connection(withEntra({ server, options: { database } }));
+ * watchEntraErrors(connection);
+ * connection.connect((err) => { ... }); // err.message now says what to change
+ * ```
+ *
+ * @param connection - A tedious `Connection` built from a config with an Entra credential.
+ * @param options - What to do when an open session's token expires. Defaults to logging a warning.
+ * @returns `connection`.
+ */
+export function watchEntraErrors<C extends WatchableConnection>(
+  connection: C,
+  options: WatchEntraErrorsOptions = {},
+): C {
+  connection.prependOnceListener("connect", (error?: Error) => {
+    if (error) explainEntraError(error, connection);
+  });
+  const onErrorMessage = (message: { readonly number?: number }) => {
+    if (message?.number !== SESSION_TOKEN_EXPIRED) return;
+    logger.warning(
+      "Azure SQL re-validated an open session's access token and found it expired (37396); the session must be replaced.",
+    );
+    options.onSessionTokenExpired?.();
+  };
+  connection.on("errorMessage", onErrorMessage);
+  connection.once("end", () => connection.removeListener("errorMessage", onErrorMessage));
+  return connection;
+}
+
+const SESSION_EXPIRED: ServerAuthErrorDescription = {
+  code: "TOKEN_EXPIRED",
+  hint: "Azure SQL re-validated this open session's token and found it expired (error 37396, e.g. after maintenance or a long-lived session). Close this connection and run the query on a new one; new connections get a fresh token.",
+};
+
+function describeSqlAuthError(message: string): ServerAuthErrorDescription | undefined {
+  if (/not currently configured to accept this token/i.test(message)) {
+    return {
+      code: "TOKEN_INVALID",
+      hint: "The server does not accept tokens from this identity's tenant: set a Microsoft Entra admin on the server and use an identity from the same tenant.",
+    };
+  }
+  return describeServerAuthError(message, "sqlserver");
+}
+
+function credentialOf(source: EntraErrorSource): { invalidate(): void } | undefined {
+  const authentication =
+    source && "authentication" in source
+      ? source.authentication
+      : (source as { config?: { authentication?: unknown } } | undefined)?.config?.authentication;
+  const credential = (authentication as { options?: { credential?: unknown } } | undefined)?.options
+    ?.credential;
+  return isEntraTokenCredential(credential) ? credential : undefined;
+}
+
+/** tedious reports a failed token fetch as `AggregateError([ConnectionError EFEDAUTH, cause])`; mssql wraps it. */
+function findFedAuthAggregate(error: DriverError): DriverError | undefined {
+  for (const candidate of [error, error.originalError]) {
+    const errors = (candidate as DriverError | undefined)?.errors;
+    if (Array.isArray(errors) && (errors[0] as DriverError | undefined)?.code === "EFEDAUTH") {
+      return candidate as DriverError;
+    }
+  }
+  return undefined;
+}
+
+function explainFedAuthFailure(error: DriverError, aggregate: DriverError): void {
+  const [first, cause] = aggregate.errors as [DriverError, unknown];
+  const code: EntraAuthErrorCode = isEntraAuthError(cause) ? cause.code : "CREDENTIAL_FAILED";
+  const reason = cause instanceof Error ? cause.message : "the credential returned no token";
+  for (const target of new Set([aggregate, error])) {
+    if (target.message === "") target.message = `${first.message} ${reason}`;
+    target.code ??= "EFEDAUTH";
+    Object.defineProperty(target, "entraCode", { value: code, enumerable: false, configurable: true });
+  }
+}
+
+function annotate(error: DriverError, code: EntraAuthErrorCode, hint: string): void {
+  error.message = `${error.message} [@org/tedious-entra ${code}] ${hint}`;
+  Object.defineProperty(error, "entraCode", { value: code, enumerable: false, configurable: true });
+}

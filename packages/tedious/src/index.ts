@@ -1,0 +1,18 @@
+export type { EntraOptions } from "@org/entra-core";
+export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
+export { createEntraAuthentication, type EntraAuthentication } from "./create-entra-authentication.js";
+export {
+  createEntraTokenCredential,
+  EntraTokenCredential,
+  type EntraTokenCredentialOptions,
+  isEntraTokenCredential,
+} from "./entra-token-credential.js";
+export {
+  type EntraErrorSource,
+  explainEntraError,
+  SESSION_TOKEN_EXPIRED,
+  type WatchableConnection,
+  type WatchEntraErrorsOptions,
+  watchEntraErrors,
+} from "./explain-entra-error.js";
+export { type TediousEntraConfig, type TediousEntraResult, withEntra } from "./with-entra.js";

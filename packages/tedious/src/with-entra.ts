@@ -1,0 +1,104 @@
+import {
+  assertSecureTls,
+  EntraAuthError,
+  type EntraOptions,
+  inspectSqlEncryption,
+  resolveSettings,
+} from "@org/entra-core";
+import type { ConnectionConfiguration, ConnectionOptions } from "tedious";
+import { createEntraAuthentication, type EntraAuthentication } from "./create-entra-authentication.js";
+
+/**
+ * The tedious config shape `withEntra` accepts: tedious's own `ConnectionConfiguration`, with
+ * `server` optional because it can come from `AZURE_SQL_SERVER`.
+ */
+export type TediousEntraConfig = Omit<ConnectionConfiguration, "server"> & { server?: string };
+
+/** What `withEntra` returns: your config type, now a complete tedious `ConnectionConfiguration`. */
+export type TediousEntraResult<T extends TediousEntraConfig = TediousEntraConfig> = Omit<
+  T & ConnectionConfiguration,
+  "authentication" | "options"
+> & { authentication: EntraAuthentication; options: ConnectionOptions };
+
+/**
+ * Wires Microsoft Entra authentication into a tedious config: every login presents a currently
+ * valid access token, fetched once and shared by every connection in the process, refreshed ahead
+ * of expiry.
+ *
+ * - `authentication` becomes `{ type: "token-credential", options: { credential } }` with a
+ *   credential from `createEntraTokenCredential` (tedious's own `azure-active-directory-*` types
+ *   would build a new credential and fetch a new token for every login). An existing
+ *   `token-credential` credential is adopted and cached; any other type is refused.
+ * - `server`, `options.port` and `options.database` default to the Service Connector variables
+ *   `AZURE_SQL_SERVER`, `AZURE_SQL_PORT`, `AZURE_SQL_DATABASE`; the managed identity's client ID
+ *   to `options.clientId`, then `AZURE_SQL_CLIENTID`.
+ * - TLS: `options.encrypt` defaults to `"strict"` (TDS 8: TLS before the first byte, certificate
+ *   verified) and `options.trustServerCertificate` to `false`. With `encrypt: true` tedious lets the
+ *   server's PRELOGIN answer decide, so a machine in the middle answering "encryption off" would
+ *   receive the token in clear: `true` is accepted (some proxies lack TDS 8) but not the default.
+ *   `encrypt: false` or `trustServerCertificate: true` throw `EntraAuthError`
+ *   (`INSECURE_TRANSPORT`) unless `allowInsecure: true`.
+ * - tedious has no config-level hook for login failures: use `explainEntraError` or
+ *   `watchEntraErrors` to get the reason and have an expired token dropped.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "tedious";
+ * import { withEntra } from "@org/tedious-entra";
+ *
+ * const connection = new Connection(
+ *   withEntra({ server: "myserver.database.windows.net", options: { database: "app" } }),
+ * );
+ * ```
+ *
+ * @param config - Your tedious `ConnectionConfiguration`. Defaults to `{}` (Service Connector variables).
+ * @param options - Credential, client ID, scope and refresh options. Defaults to `DefaultAzureCredential`.
+ * @returns A copy of `config` with `server`, `authentication` and `options` (port, database, encrypt,
+ *   trustServerCertificate) set.
+ * @throws EntraAuthError `MISSING_SETTING` (no server), `INSECURE_TRANSPORT`, or `INVALID_SETTING`
+ *   (another authentication type, malformed `AZURE_SQL_*` variable), before any I/O.
+ */
+export function withEntra<T extends TediousEntraConfig = TediousEntraConfig>(
+  config?: T,
+  options: EntraOptions = {},
+): TediousEntraResult<T> {
+  const settings = resolveSettings("sqlserver", options.env ?? process.env);
+  const given = (config ?? {}) as T;
+  const server = nonEmpty(given.server) ?? settings.host;
+  if (server === undefined) {
+    throw new EntraAuthError("MISSING_SETTING", "No Azure SQL server was given.", {
+      hint: "Pass `server` (e.g. myserver.database.windows.net) or set AZURE_SQL_SERVER.",
+    });
+  }
+  const tediousOptions = secureOptions(given.options, options.allowInsecure);
+  if (tediousOptions.port === undefined && tediousOptions.instanceName === undefined && settings.port) {
+    tediousOptions.port = settings.port;
+  }
+  if (nonEmpty(tediousOptions.database) === undefined && settings.database !== undefined) {
+    tediousOptions.database = settings.database;
+  }
+  const authentication = createEntraAuthentication(given.authentication, {
+    ...options,
+    clientId: options.clientId || settings.clientId,
+    server,
+  });
+  return { ...given, server, options: tediousOptions, authentication } as TediousEntraResult<T>;
+}
+
+/**
+ * Copies tedious `options` with `encrypt: "strict"` and `trustServerCertificate: false` as defaults,
+ * after refusing values that would send the token without verified TLS. tedious with
+ * `encrypt: "strict"` verifies the certificate whatever `trustServerCertificate` says; it is
+ * refused all the same, as it would turn off verification if `encrypt` were ever changed.
+ */
+function secureOptions(given: ConnectionOptions | undefined, allowInsecure: boolean | undefined) {
+  const copy: ConnectionOptions = { ...given };
+  const encrypt = copy.encrypt ?? "strict";
+  const trustServerCertificate = copy.trustServerCertificate ?? false;
+  assertSecureTls(inspectSqlEncryption({ encrypt, trustServerCertificate }), { allowInsecure });
+  return { ...copy, encrypt, trustServerCertificate };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === "" ? undefined : value;
+}
