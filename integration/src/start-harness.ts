@@ -1,8 +1,11 @@
 import { type Emulator, type EmulatorOptions, startEmulator } from "@org/entra-emulator";
 import { type BackendEngine, realProbes, type SelectedBackend, selectBackend } from "./select-backend.js";
 
-/** The engines a harness can put the emulator's gateways in front of. */
-export type HarnessEngine = BackendEngine;
+/**
+ * The engines a harness can serve: PostgreSQL and MySQL through gateways in front of real servers,
+ * Azure SQL through the emulator's own TDS endpoint (there is no SQL Server to put behind it).
+ */
+export type HarnessEngine = BackendEngine | "sqlserver";
 
 /** Options for {@link startHarness}. */
 export interface HarnessOptions extends Omit<EmulatorOptions, "postgres" | "mysql"> {
@@ -15,7 +18,7 @@ export interface HarnessOptions extends Omit<EmulatorOptions, "postgres" | "mysq
 /** A running emulator in front of the selected backends, wired into `process.env`. */
 export interface Harness {
   readonly emulator: Emulator;
-  readonly backends: Partial<Record<HarnessEngine, SelectedBackend>>;
+  readonly backends: Partial<Record<BackendEngine, SelectedBackend>>;
   /** TLS options that verify the gateways' certificates against the emulator's CA. */
   readonly tls: { readonly ca: string };
   close(): Promise<void>;
@@ -29,14 +32,17 @@ export interface Harness {
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const { engines = ["postgresql"], requireTls, ...emulatorOptions } = options;
-  const backends: Partial<Record<HarnessEngine, SelectedBackend>> = {};
-  for (const engine of engines) backends[engine] = await selectBackend(engine, realProbes);
+  const backends: Partial<Record<BackendEngine, SelectedBackend>> = {};
+  for (const engine of engines) {
+    if (engine !== "sqlserver") backends[engine] = await selectBackend(engine, realProbes);
+  }
   const gateway = (backend: SelectedBackend | undefined) =>
     backend ? { backend: backend.url, ...(requireTls === undefined ? {} : { requireTls }) } : false;
   const emulator = await startEmulator({
     ...emulatorOptions,
     postgres: gateway(backends.postgresql),
     mysql: gateway(backends.mysql),
+    sqlserver: engines.includes("sqlserver") ? (requireTls === undefined ? {} : { requireTls }) : false,
   });
   Object.assign(process.env, emulator.env);
   return {

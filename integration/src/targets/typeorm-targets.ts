@@ -5,7 +5,8 @@ import type pg from "pg";
 import { DataSource as DataSource03 } from "typeorm";
 import { DataSource as DataSource1 } from "typeorm1";
 import type { ConformanceTarget } from "../conformance.js";
-import type { Harness, HarnessEngine } from "../start-harness.js";
+import type { BackendEngine } from "../select-backend.js";
+import type { Harness } from "../start-harness.js";
 
 /** The TypeORM majors the conformance suite runs against. */
 export type TypeormMajor = "0.3" | "1";
@@ -48,7 +49,7 @@ const CURRENT_USER = {
  *   authenticates a new physical connection. The first cycle gets the connection `initialize()`
  *   opened (and left idle), so logins == cycles.
  */
-export function typeormTarget(major: TypeormMajor, engine: HarnessEngine): ConformanceTarget {
+export function typeormTarget(major: TypeormMajor, engine: BackendEngine): ConformanceTarget {
   const DataSource = (major === "0.3" ? DataSource03 : DataSource1) as unknown as new (
     options: object,
   ) => DataSourceLike;

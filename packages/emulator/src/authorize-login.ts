@@ -116,3 +116,98 @@ export function authorizeLogin(request: LoginRequest, policy: LoginPolicy): Logi
 function withSlash(audience: string): string {
   return audience.endsWith("/") ? audience : `${audience}/`;
 }
+
+/**
+ * The resources Azure SQL Database accepts tokens for (with and without the trailing slash).
+ *
+ * Defaults to these values in {@link authorizeSqlLogin}.
+ */
+export const sqlDatabaseResource = "https://database.windows.net";
+
+/**
+ * One Azure SQL (TDS) login: there is no user name, the token is the identity.
+ *
+ * Defaults to none: the endpoint fills every field.
+ */
+export interface SqlLoginRequest {
+  /** The access token from the FEDAUTH feature extension or the FEDAUTH_TOKEN message. */
+  readonly token: string;
+  /** The database the client asked for (empty for the default). */
+  readonly database: string;
+  /** The client's address. */
+  readonly remoteAddress: string;
+}
+
+/**
+ * The decision for one Azure SQL login.
+ *
+ * Defaults to none: `authorizeSqlLogin` always returns one.
+ */
+export type SqlLoginDecision =
+  | {
+      readonly ok: true;
+      /** The database user the session runs as (`CURRENT_USER`). */
+      readonly user: string;
+      /** The token's principal name (`SUSER_SNAME()`). */
+      readonly login: string;
+    }
+  | { readonly ok: false; readonly reason: LoginRejectionReason };
+
+/**
+ * Everything {@link authorizeSqlLogin} needs besides the request.
+ *
+ * Defaults to the values named on each member.
+ */
+export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences"> {
+  /** Accepted audiences. Defaults to `https://database.windows.net` (with or without slash). */
+  readonly audiences?: readonly string[];
+  /** Database users created `FROM EXTERNAL PROVIDER` for principals of that name (the identities). */
+  readonly principals: readonly string[];
+  /**
+   * Extra database users (e.g. Entra groups) and the object ids that are members.
+   * Defaults to none.
+   */
+  readonly users?: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * Decides an Azure SQL login: injected rejections, then token validation (audience
+ * `https://database.windows.net`), then the principal must be a database user: its name (last
+ * segment of `xms_mirid`, else `upn`/`preferred_username`/`unique_name`) is in `principals`, or its
+ * `oid` is a member of one of `users`.
+ *
+ * @example
+ * ```ts
+ * authorizeSqlLogin({ token, database: "emulated-db", remoteAddress: "127.0.0.1" },
+ *   { tenantId, jwks, principals: ["emulated-app"] }); // { ok: true, user: "emulated-app", login: "emulated-app" }
+ * ```
+ *
+ * Defaults to the SQL audience, the current time and 30 seconds of clock skew.
+ */
+export function authorizeSqlLogin(request: SqlLoginRequest, policy: SqlLoginPolicy): SqlLoginDecision {
+  const injected = policy.pendingRejections?.shift();
+  if (injected) return { ok: false, reason: injected };
+  const audiences = policy.audiences ?? [sqlDatabaseResource];
+  const result = validateToken(request.token, {
+    audiences: audiences.flatMap((audience) => [audience, withSlash(audience)]),
+    tenantId: policy.tenantId,
+    jwks: policy.jwks,
+    publicKey: policy.publicKey,
+    nowMs: policy.nowMs,
+    clockSkewInSeconds: policy.clockSkewInSeconds,
+  });
+  if (!result.ok) return { ok: false, reason: result.reason };
+  const login = result.principalName ?? (typeof result.claims.oid === "string" ? result.claims.oid : "");
+  if (result.principalName !== undefined && policy.principals.includes(result.principalName)) {
+    return { ok: true, user: result.principalName, login };
+  }
+  const oid = result.claims.oid;
+  if (typeof oid === "string" && policy.users) {
+    for (const [user, members] of Object.entries(policy.users)) {
+      if (members.some((member) => member.toLowerCase() === oid.toLowerCase())) {
+        return { ok: true, user, login };
+      }
+    }
+  }
+  return { ok: false, reason: "principal" };
+}

@@ -14,6 +14,9 @@ Options:
                            also on when ENTRA_EMULATOR_MYSQL_URL is set
   --no-mysql               Do not start the MySQL gateway even if ENTRA_EMULATOR_MYSQL_URL is set
   --mysql-port <port>      Port of the MySQL gateway (default: ephemeral)
+  --sqlserver              Start the Azure SQL Database (TDS) endpoint (no SQL Server needed; answers
+                           SELECT 1, SUSER_SNAME(), @@VERSION, ...); also on with ENTRA_EMULATOR_SQLSERVER=1
+  --sqlserver-port <port>  Port of the Azure SQL endpoint (default: ephemeral)
   --token-lifetime <s>     Lifetime of issued tokens in seconds (default 3600)
   --identity-port <port>   Port of the identity endpoint (default: ephemeral)
   --postgres-port <port>   Port of the PostgreSQL gateway (default: ephemeral)
@@ -45,6 +48,8 @@ async function main(): Promise<void> {
       "mysql-url": { type: "string" },
       "no-mysql": { type: "boolean" },
       "mysql-port": { type: "string" },
+      sqlserver: { type: "boolean" },
+      "sqlserver-port": { type: "string" },
       "token-lifetime": { type: "string" },
       "identity-port": { type: "string" },
       "postgres-port": { type: "string" },
@@ -59,6 +64,9 @@ async function main(): Promise<void> {
   }
   const postgresPort = positiveInteger("--postgres-port", values["postgres-port"]);
   const mysqlPort = positiveInteger("--mysql-port", values["mysql-port"]);
+  const sqlserverPort = positiveInteger("--sqlserver-port", values["sqlserver-port"]);
+  const sqlserverOn =
+    values.sqlserver === true || sqlserverPort !== undefined || process.env.ENTRA_EMULATOR_SQLSERVER === "1";
   const mysqlUrl = values["mysql-url"] ?? process.env.ENTRA_EMULATOR_MYSQL_URL;
   const backend = values.pglite
     ? "pglite"
@@ -69,6 +77,7 @@ async function main(): Promise<void> {
     identities: values["user-assigned"] ? [{ name: values["user-assigned"], kind: "user" }] : undefined,
     postgres: values["no-postgres"] ? false : { backend, port: postgresPort },
     mysql: values["no-mysql"] || !mysqlUrl ? false : { backend: mysqlUrl, port: mysqlPort },
+    sqlserver: sqlserverOn ? { port: sqlserverPort } : false,
   };
 
   const emulator = await startEmulator(options);
@@ -79,8 +88,11 @@ async function main(): Promise<void> {
     ? `PostgreSQL gateway on localhost:${emulator.postgres.port} (backend: ${backend.startsWith("pglite") ? "PGlite" : "URL"}), `
     : "";
   const mysql = emulator.mysql ? `MySQL gateway on localhost:${emulator.mysql.port}, ` : "";
+  const sqlserver = emulator.sqlserver
+    ? `Azure SQL endpoint on localhost:${emulator.sqlserver.port} (database ${emulator.sqlserver.database}), `
+    : "";
   process.stderr.write(
-    `entra-emulator: identity endpoint ${emulator.identityEndpoint}, ${postgres}${mysql}tenant ${emulator.tenantId}. Ctrl+C to stop.\n`,
+    `entra-emulator: identity endpoint ${emulator.identityEndpoint}, ${postgres}${mysql}${sqlserver}tenant ${emulator.tenantId}. Ctrl+C to stop.\n`,
   );
 
   await new Promise<void>((resolve) => {

@@ -1,10 +1,15 @@
 export {
   authorizeLogin,
+  authorizeSqlLogin,
   type LoginDecision,
   type LoginPolicy,
   type LoginRejectionReason,
   type LoginRequest,
   ossrdbmsResource,
+  type SqlLoginDecision,
+  type SqlLoginPolicy,
+  type SqlLoginRequest,
+  sqlDatabaseResource,
 } from "./authorize-login.js";
 export {
   type IdentityEndpoint,
@@ -39,9 +44,19 @@ export {
   type EmulatorMysqlOptions,
   type EmulatorOptions,
   type EmulatorPostgresOptions,
+  type EmulatorSqlServerOptions,
   type EngineLoginCounters,
   startEmulator,
 } from "./start-emulator.js";
+export {
+  DEFAULT_SQLSERVER_ENDPOINT_LIMITS,
+  SQL_FEDAUTH_SPN,
+  type SqlServerEndpoint,
+  type SqlServerEndpointLimits,
+  type SqlServerEndpointOptions,
+  sqlServerRejectionError,
+  startSqlServerEndpoint,
+} from "./tds/tds-server.js";
 export { createTlsAuthority, type TlsAuthority, type TlsAuthorityOptions } from "./tls-authority.js";
 export {
   createTokenIssuer,

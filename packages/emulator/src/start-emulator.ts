@@ -1,7 +1,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { authorizeLogin, type LoginRejectionReason, ossrdbmsResource } from "./authorize-login.js";
+import {
+  authorizeLogin,
+  authorizeSqlLogin,
+  type LoginRejectionReason,
+  ossrdbmsResource,
+} from "./authorize-login.js";
 import {
   type IdentityEndpointCounters,
   type IdentityFault,
@@ -11,6 +16,7 @@ import { runMysqlAdminStatements } from "./mysql/mysql-backend-login.js";
 import { startMysqlGateway } from "./mysql/mysql-gateway.js";
 import { startPgGateway } from "./pg/pg-gateway.js";
 import { type EmulatedIdentity, type IdentitySpec, resolveIdentities } from "./resolve-identities.js";
+import { startSqlServerEndpoint } from "./tds/tds-server.js";
 import { createTlsAuthority, type TlsAuthority } from "./tls-authority.js";
 import {
   createTokenIssuer,
@@ -69,6 +75,31 @@ export interface EmulatorMysqlOptions {
 }
 
 /**
+ * Azure SQL Database (TDS) endpoint options of {@link EmulatorOptions.sqlserver}. The endpoint
+ * answers a small set of statements itself; there is no SQL Server behind it.
+ *
+ * Defaults to the values named on each member.
+ */
+export interface EmulatorSqlServerOptions {
+  /** Port of the TDS endpoint. Defaults to 0 (ephemeral). */
+  readonly port?: number;
+  /** The database (`DB_NAME()`, `AZURE_SQL_DATABASE`). Defaults to `emulated-db`. */
+  readonly database?: string;
+  /**
+   * Require encryption (TLS 1.2 inside PRELOGIN with `encrypt: true`, or TDS 8 with
+   * `encrypt: "strict"`), as Azure does. Defaults to true.
+   */
+  readonly requireTls?: boolean;
+  /**
+   * Extra database users (e.g. Entra groups) and the object ids that are members. Every identity is
+   * a database user under its own name. Defaults to none.
+   */
+  readonly users?: Readonly<Record<string, readonly string[]>>;
+  /** Server name in error messages and `@@SERVERNAME`. Defaults to `emulated-sql`. */
+  readonly serverName?: string;
+}
+
+/**
  * Options of {@link startEmulator}.
  *
  * Defaults to the values named on each member.
@@ -102,6 +133,11 @@ export interface EmulatorOptions {
    * Defaults to off, or `{ backend: process.env.ENTRA_EMULATOR_MYSQL_URL }` when that variable is set.
    */
   readonly mysql?: false | EmulatorMysqlOptions;
+  /**
+   * The Azure SQL Database (TDS) endpoint, or `false` for none.
+   * Defaults to off, or `{}` when `ENTRA_EMULATOR_SQLSERVER=1`.
+   */
+  readonly sqlserver?: false | EmulatorSqlServerOptions;
 }
 
 /**
@@ -115,7 +151,10 @@ export interface EmulatorMintOptions {
    * identity), or an identity object. Defaults to the default (first) identity.
    */
   readonly identity?: string | IdentitySpec | EmulatedIdentity;
-  /** The `aud` claim. Defaults to `https://ossrdbms-aad.database.windows.net`. */
+  /**
+   * The `aud` claim. Defaults to `https://ossrdbms-aad.database.windows.net`; use
+   * `https://database.windows.net` (or `https://database.windows.net/`) for Azure SQL.
+   */
   readonly audience?: string;
   /** Seconds from `iat` to `exp`. Defaults to the emulator's token lifetime. */
   readonly lifetimeInSeconds?: number;
@@ -154,7 +193,7 @@ export interface EmulatorCounters extends IdentityEndpointCounters {
  *
  * Defaults to none: every login belongs to one.
  */
-export type DatabaseEngine = "postgres" | "mysql";
+export type DatabaseEngine = "postgres" | "mysql" | "sqlserver";
 
 /**
  * Login counters of one engine (see {@link EmulatorCounters.byEngine}).
@@ -189,6 +228,11 @@ export interface EmulatorEnv {
   readonly AZURE_MYSQL_USER?: string;
   readonly AZURE_MYSQL_SSL?: "true";
   readonly AZURE_MYSQL_CLIENTID?: string;
+  readonly AZURE_SQL_SERVER?: string;
+  readonly AZURE_SQL_PORT?: string;
+  readonly AZURE_SQL_DATABASE?: string;
+  readonly AZURE_SQL_AUTHENTICATIONTYPE?: "azure-active-directory-default";
+  readonly AZURE_SQL_CLIENTID?: string;
   readonly [name: string]: string | undefined;
 }
 
@@ -216,6 +260,8 @@ export interface Emulator extends AsyncDisposable {
   readonly postgres?: { readonly host: "localhost"; readonly port: number; readonly database: string };
   /** Where the MySQL gateway listens; undefined when disabled. */
   readonly mysql?: { readonly host: "localhost"; readonly port: number; readonly database: string };
+  /** Where the Azure SQL (TDS) endpoint listens; undefined when disabled. */
+  readonly sqlserver?: { readonly host: "localhost"; readonly port: number; readonly database: string };
   /** Variables for an app process. */
   readonly env: EmulatorEnv;
   /**
@@ -240,6 +286,12 @@ export interface Emulator extends AsyncDisposable {
       /** Drops pending injected rejections. */
       reset(): void;
     };
+    readonly sqlserver: {
+      /** Refuse the next `count` Azure SQL logins with `reason` (error 18456). Defaults to `invalid`. */
+      rejectNextLogins(count: number, reason?: LoginRejectionReason): void;
+      /** Drops pending injected rejections. */
+      reset(): void;
+    };
   };
   /** A snapshot of the counters. */
   readonly counters: EmulatorCounters;
@@ -252,7 +304,8 @@ export interface Emulator extends AsyncDisposable {
 /**
  * Starts the emulator: a managed-identity endpoint (App Service and IMDS protocols) issuing
  * RS256 tokens, a TLS PostgreSQL gateway that validates them in front of PGlite or a real server,
- * and (when asked) a TLS MySQL gateway in front of a real MySQL/MariaDB server.
+ * (when asked) a TLS MySQL gateway in front of a real MySQL/MariaDB server, and (when asked) an
+ * Azure SQL Database (TDS) endpoint that validates Entra tokens and answers a few statements itself.
  *
  * @example
  * ```ts
@@ -278,6 +331,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ? { backend: process.env.ENTRA_EMULATOR_POSTGRES_URL ?? "pglite" }
       : options.postgres;
   const mysqlOptions = resolveMysqlOptions(options.mysql);
+  const sqlserverOptions =
+    options.sqlserver === undefined
+      ? process.env.ENTRA_EMULATOR_SQLSERVER === "1"
+        ? {}
+        : undefined
+      : options.sqlserver || undefined;
 
   const cleanups: Array<() => Promise<void>> = [];
   const runCleanups = async () => {
@@ -310,10 +369,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
     const pendingRejections: LoginRejectionReason[] = [];
     const pendingMysqlRejections: LoginRejectionReason[] = [];
-    let logins = { postgres: emptyLoginCounters(), mysql: emptyLoginCounters() };
+    const pendingSqlRejections: LoginRejectionReason[] = [];
+    let logins = emptyEngineCounters();
     const countLogin =
       (engine: DatabaseEngine) =>
-      (event: { accepted: boolean; reason?: LoginRejectionReason }): void => {
+      (event: { accepted: boolean; reason?: string }): void => {
         const counters = logins[engine];
         if (event.accepted) {
           counters.loginsAccepted += 1;
@@ -380,6 +440,35 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       mysql = Object.freeze({ host: "localhost" as const, port: gateway.port, database: backend.database });
     }
 
+    let sqlserver: Emulator["sqlserver"];
+    if (sqlserverOptions) {
+      const users = sqlserverOptions.users ?? {};
+      const database = sqlserverOptions.database ?? "emulated-db";
+      const principals = identities.map((identity) => identity.name);
+      const endpointServer = await startSqlServerEndpoint({
+        host,
+        port: sqlserverOptions.port ?? 0,
+        tls: { key: tls.key, cert: tls.cert },
+        requireTls: sqlserverOptions.requireTls ?? true,
+        database,
+        tenantId,
+        serverName: sqlserverOptions.serverName,
+        authorize: (request) =>
+          authorizeSqlLogin(request, {
+            tenantId,
+            jwks: issuer.jwks,
+            nowMs: now(),
+            clockSkewInSeconds,
+            principals,
+            users,
+            pendingRejections: pendingSqlRejections,
+          }),
+        onLogin: countLogin("sqlserver"),
+      });
+      cleanups.push(() => endpointServer.close());
+      sqlserver = Object.freeze({ host: "localhost" as const, port: endpointServer.port, database });
+    }
+
     const env: Record<string, string> = {
       IDENTITY_ENDPOINT: endpoint.appServiceEndpoint,
       IDENTITY_HEADER: endpoint.identityHeader,
@@ -401,6 +490,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       env.AZURE_MYSQL_USER = defaultIdentity.name;
       env.AZURE_MYSQL_SSL = "true";
       if (defaultIdentity.kind === "user") env.AZURE_MYSQL_CLIENTID = defaultIdentity.clientId;
+    }
+
+    if (sqlserver) {
+      env.AZURE_SQL_SERVER = sqlserver.host;
+      env.AZURE_SQL_PORT = String(sqlserver.port);
+      env.AZURE_SQL_DATABASE = sqlserver.database;
+      env.AZURE_SQL_AUTHENTICATIONTYPE = "azure-active-directory-default";
+      if (defaultIdentity.kind === "user") env.AZURE_SQL_CLIENTID = defaultIdentity.clientId;
     }
 
     const resolveForMint = (identity: EmulatorMintOptions["identity"]): EmulatedIdentity => {
@@ -431,6 +528,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       jwks: issuer.jwks,
       postgres,
       mysql,
+      sqlserver,
       env: Object.freeze(env) as EmulatorEnv,
       get tokenLifetimeInSeconds() {
         return endpoint.tokenLifetimeInSeconds;
@@ -474,21 +572,30 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             pendingMysqlRejections.length = 0;
           },
         }),
+        sqlserver: Object.freeze({
+          rejectNextLogins(count: number, reason: LoginRejectionReason = "invalid") {
+            for (let index = 0; index < count; index += 1) pendingSqlRejections.push(reason);
+          },
+          reset() {
+            pendingSqlRejections.length = 0;
+          },
+        }),
       }),
       get counters(): EmulatorCounters {
-        const total = sumLoginCounters(logins.postgres, logins.mysql);
+        const total = sumLoginCounters(logins.postgres, logins.mysql, logins.sqlserver);
         return Object.freeze({
           ...endpoint.counters,
           ...total,
           byEngine: Object.freeze({
             postgres: freezeLoginCounters(logins.postgres),
             mysql: freezeLoginCounters(logins.mysql),
+            sqlserver: freezeLoginCounters(logins.sqlserver),
           }),
         });
       },
       resetCounters() {
         endpoint.resetCounters();
-        logins = { postgres: emptyLoginCounters(), mysql: emptyLoginCounters() };
+        logins = emptyEngineCounters();
       },
       close,
       [Symbol.asyncDispose]: close,
@@ -587,6 +694,10 @@ interface LoginCounters {
 
 function emptyLoginCounters(): LoginCounters {
   return { loginsAccepted: 0, loginsRejected: 0, rejectionsByReason: {} };
+}
+
+function emptyEngineCounters(): Record<DatabaseEngine, LoginCounters> {
+  return { postgres: emptyLoginCounters(), mysql: emptyLoginCounters(), sqlserver: emptyLoginCounters() };
 }
 
 function freezeLoginCounters(counters: LoginCounters): EngineLoginCounters {
