@@ -268,7 +268,6 @@ describe("withEntra (knex clients it refuses)", () => {
     ["mysql", /use client: "mysql2"/i],
     ["mariadb", /use client: "mysql2"/i],
     ["pgnative", /pg-native.*password function.*client: "pg"/],
-    ["mssql", /not supported by @org\/knex-entra yet/],
     ["sqlite3", /Supported clients: "pg"/],
     ["cockroachdb", /Supported clients/],
   ])('client "%s" is refused with INVALID_SETTING and says what to use', (client, advice) => {

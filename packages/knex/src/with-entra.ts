@@ -2,6 +2,7 @@ import { deriveUsername, EntraAuthError, type EntraOptions } from "@org/entra-co
 import { type Mysql2EntraConfig, withEntra as withMysql2Entra } from "@org/mysql2-entra";
 import { type PgEntraConfig, withEntra as withPgEntra } from "@org/pg-entra";
 import type { Knex } from "knex";
+import { withEntraMssqlConnection } from "./mssql-connection.js";
 import { type KnexEntraDriver, resolveDriver } from "./resolve-driver.js";
 
 /** The knex config shape `withEntra` accepts and returns: knex's own `Knex.Config`. */
@@ -28,11 +29,16 @@ type PasswordFunction = (this: unknown) => Promise<string>;
  *   `withEntra` (async `password` function, `ssl: true`, a connection string parsed into fields);
  * - client `mysql2`: `connection` goes through `@org/mysql2-entra`'s `withEntra`
  *   (`authPlugins.mysql_clear_password`, `ssl: { verifyIdentity: true }`, a `uri` or connection
- *   string parsed into fields).
+ *   string parsed into fields);
+ * - client `mssql` (Azure SQL): `connection` goes through `@org/mssql-entra`'s `withEntra` and is
+ *   mapped back to the fields knex's mssql dialect reads: `type: "token-credential"` and
+ *   `credential` (tedious calls it at every login), `encrypt: "strict"` (knex itself defaults
+ *   `encrypt` to `false`) and `options.trustServerCertificate: false`. A `user`, `password`,
+ *   `token`, `domain`, `clientSecret` or another `type` is refused; `clientId` names the managed identity.
  *
- * `host`, `port`, `database` and `user` default to the Service Connector variables
- * (`AZURE_POSTGRESQL_*` / `AZURE_MYSQL_*`); the user name then falls back to `options.username` and
- * finally to the token's claims. Everything else in the config (`pool`, `migrations`, `seeds`,
+ * `host` / `server`, `port`, `database` and `user` default to the Service Connector variables
+ * (`AZURE_POSTGRESQL_*` / `AZURE_MYSQL_*` / `AZURE_SQL_*`); for pg and mysql2 the user name then
+ * falls back to `options.username` and finally to the token's claims (Azure SQL needs none). Everything else in the config (`pool`, `migrations`, `seeds`,
  * `searchPath`, ...) is kept as is; the input is not modified.
  *
  * A `connection` function (knex's connection provider) is wrapped: each config it returns goes
@@ -40,8 +46,8 @@ type PasswordFunction = (this: unknown) => Promise<string>;
  * config forever, which is now harmless: it holds the token hook, never a token.
  *
  * Refused with `EntraAuthError` before any I/O: clients `pgnative`, `mysql` and `mariadb` (no hook for
- * a per-connection token), `mssql` (not supported yet), `connectionPool` (wrap that pool's own
- * config instead), a static password, and TLS that is off or unverified unless
+ * a per-connection token), `connectionPool` (wrap that pool's own config instead), a static
+ * password (or another static secret), and TLS that is off or unverified unless
  * `options.allowInsecure` is `true`.
  *
  * @example
@@ -87,6 +93,7 @@ function wrapConnection(
   connection: StaticConnection,
   options: EntraOptions,
 ): ProvidedConnection | (() => Promise<ProvidedConnection>) {
+  if (driver === "mssql") return withEntraMssqlConnection(connection, options);
   if (driver === "mysql2") {
     const input = (typeof connection === "string" ? { uri: connection } : connection) as Mysql2EntraConfig;
     return withMysql2Entra(input, options) as ProvidedConnection;

@@ -42,12 +42,6 @@ describe("createEntraAdapter", () => {
     );
   });
 
-  it("refuses sqlserver with a clear EntraAuthError (not supported yet)", () => {
-    expect(() => createEntraAdapter({ provider: "sqlserver" } as never, { env })).toThrowError(
-      /not supported by @org\/prisma-entra yet/,
-    );
-  });
-
   it("refuses a static MySQL password and a restrictedAuth without mysql_clear_password", () => {
     expect(() => createEntraAdapter({ provider: "mysql", password: "secret" }, { env })).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING" }),
@@ -109,6 +103,7 @@ describe("entraDatabaseUrl", () => {
     ).rejects.toMatchObject({ code: "INSECURE_TRANSPORT" });
     await expect(entraDatabaseUrl({ provider: "sqlserver" }, { tokenProvider, env })).rejects.toMatchObject({
       code: "INVALID_SETTING",
+      message: expect.stringMatching(/sqlcmd -S .* --authentication-method ActiveDirectoryDefault/),
     });
   });
 });

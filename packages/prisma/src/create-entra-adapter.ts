@@ -5,16 +5,15 @@ import {
   type EntraMysqlAdapterConfig,
 } from "./entra-mariadb-adapter.js";
 import {
+  createEntraMssqlAdapter,
+  type EntraMssqlAdapterFactory,
+  type EntraSqlServerAdapterConfig,
+} from "./entra-mssql-adapter.js";
+import {
   createEntraPgAdapter,
   type EntraPgAdapterFactory,
   type EntraPostgresAdapterConfig,
 } from "./entra-pg-adapter.js";
-
-/** `createEntraAdapter` config for Azure SQL: not supported yet (see the README). */
-export interface EntraSqlServerAdapterConfig {
-  readonly provider: "sqlserver";
-  readonly [option: string]: unknown;
-}
 
 /** The config of {@link createEntraAdapter}: `provider` plus that driver's connection fields. */
 export type EntraAdapterConfig =
@@ -24,7 +23,7 @@ export type EntraAdapterConfig =
 
 /**
  * Returns a Prisma 7 driver adapter factory for `new PrismaClient({ adapter })` that signs in to
- * Azure Database for PostgreSQL or MySQL with Microsoft Entra access tokens (managed identity in
+ * Azure Database for PostgreSQL, Azure Database for MySQL or Azure SQL with Microsoft Entra access tokens (managed identity in
  * Azure, your own sign-in locally), never a password.
  *
  * - `provider: "postgresql"`: `@prisma/adapter-pg` with the pg config of `@org/pg-entra`'s
@@ -32,11 +31,15 @@ export type EntraAdapterConfig =
  * - `provider: "mysql"`: `@prisma/adapter-mariadb`, whose connector only takes a static password,
  *   behind a rotating adapter: one inner pool per token, new work always on the pool of the current
  *   token, older pools drained and ended (README: "How MySQL works without a per-connection hook").
- * - `provider: "sqlserver"`: throws `EntraAuthError` (`INVALID_SETTING`): not supported yet.
+ * - `provider: "sqlserver"`: `@prisma/adapter-mssql` with the mssql config of `@org/mssql-entra`'s
+ *   `withEntra`: `authentication: { type: "token-credential" }`, whose credential tedious calls at
+ *   every login of every pooled connection; `encrypt: "strict"`, `trustServerCertificate: false`.
+ *   A SQL login (`user`, `password`), a static `token` or another authentication type is refused.
  *
  * Host, port, database and user default to the Service Connector variables (`AZURE_POSTGRESQL_*`,
- * `AZURE_MYSQL_*`); the user then falls back to the name in the token. TLS is on and verified; a
- * config that disables it throws `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure`.
+ * `AZURE_MYSQL_*`, `AZURE_SQL_*`); the PostgreSQL / MySQL user then falls back to the name in the
+ * token (Azure SQL needs none). TLS is on and verified; a config that disables it throws
+ * `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure`.
  *
  * @example
  * ```ts
@@ -58,33 +61,30 @@ export function createEntraAdapter(
   config: EntraMysqlAdapterConfig,
   options?: EntraOptions,
 ): EntraMariaDbAdapterFactory;
-export function createEntraAdapter(config: EntraSqlServerAdapterConfig, options?: EntraOptions): never;
+export function createEntraAdapter(
+  config: EntraSqlServerAdapterConfig,
+  options?: EntraOptions,
+): EntraMssqlAdapterFactory;
 export function createEntraAdapter(
   config: EntraAdapterConfig,
   options?: EntraOptions,
-): EntraPgAdapterFactory | EntraMariaDbAdapterFactory;
+): EntraPgAdapterFactory | EntraMariaDbAdapterFactory | EntraMssqlAdapterFactory;
 export function createEntraAdapter(
   config: EntraAdapterConfig,
   options: EntraOptions = {},
-): EntraPgAdapterFactory | EntraMariaDbAdapterFactory {
+): EntraPgAdapterFactory | EntraMariaDbAdapterFactory | EntraMssqlAdapterFactory {
   switch (config?.provider) {
     case "postgresql":
       return createEntraPgAdapter(config as EntraPostgresAdapterConfig, options);
     case "mysql":
       return createEntraMariaDbAdapter(config as EntraMysqlAdapterConfig, options);
     case "sqlserver":
-      throw new EntraAuthError(
-        "INVALID_SETTING",
-        'provider "sqlserver" is not supported by @org/prisma-entra yet.',
-        {
-          hint: 'Until it is, use @prisma/adapter-mssql with authentication: { type: "token-credential", options: { credential } } (see @org/mssql-entra).',
-        },
-      );
+      return createEntraMssqlAdapter(config as EntraSqlServerAdapterConfig, options);
     default:
       throw new EntraAuthError(
         "INVALID_SETTING",
         `Unknown provider "${String((config as { provider?: unknown } | undefined)?.provider)}".`,
-        { hint: 'Pass provider: "postgresql" or "mysql".' },
+        { hint: 'Pass provider: "postgresql", "mysql" or "sqlserver".' },
       );
   }
 }

@@ -43,7 +43,9 @@ const DEFAULT_PORT = { postgresql: 5432, mysql: 3306 } as const;
  * ```
  *
  * Throws `EntraAuthError`: `MISSING_SETTING` without a host, `INSECURE_TRANSPORT` when
- * `*_SSL=false` (unless `allowInsecure`), `INVALID_SETTING` for `sqlserver` (not supported yet).
+ * `*_SSL=false` (unless `allowInsecure`), `INVALID_SETTING` for `sqlserver`: Prisma's migration
+ * engine cannot sign in to SQL Server with an Entra token in the URL (the error says what to use:
+ * go-sqlcmd with `--authentication-method ActiveDirectoryDefault`, or a deployment-only SQL login).
  *
  * @param config - `provider` and optional connection fields. Required.
  * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
@@ -56,9 +58,9 @@ export async function entraDatabaseUrl(
   if (engine === "sqlserver") {
     throw new EntraAuthError(
       "INVALID_SETTING",
-      'entraDatabaseUrl does not support provider "sqlserver" yet.',
+      'entraDatabaseUrl cannot build a URL for provider "sqlserver": Prisma\'s migration engine has no way to sign in to SQL Server with a Microsoft Entra access token from a URL.',
       {
-        hint: "Prisma Migrate has no Entra token support for SQL Server; use a SQL login for migrations for now.",
+        hint: 'For queries use createEntraAdapter({ provider: "sqlserver" }). For migrations, apply the SQL with go-sqlcmd, which signs in with Entra itself: `sqlcmd -S <server>.database.windows.net -d <db> --authentication-method ActiveDirectoryDefault -i prisma/migrations/<name>/migration.sql` (ActiveDirectoryManagedIdentity in Azure; generate SQL with `prisma migrate diff ... --script`), or keep a SQL login for the deployment step only.',
       },
     );
   }

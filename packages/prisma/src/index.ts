@@ -1,10 +1,6 @@
 export type { EntraOptions } from "@org/entra-core";
 export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
-export {
-  createEntraAdapter,
-  type EntraAdapterConfig,
-  type EntraSqlServerAdapterConfig,
-} from "./create-entra-adapter.js";
+export { createEntraAdapter, type EntraAdapterConfig } from "./create-entra-adapter.js";
 export { type EntraDatabaseUrlConfig, entraDatabaseUrl } from "./entra-database-url.js";
 export {
   EntraMariaDbAdapter,
@@ -13,6 +9,11 @@ export {
   type EntraMysqlAdapterStats,
   type PrismaMariaDbAdapterOptions,
 } from "./entra-mariadb-adapter.js";
+export {
+  EntraMssqlAdapterFactory,
+  type EntraSqlServerAdapterConfig,
+  type PrismaMssqlOptions,
+} from "./entra-mssql-adapter.js";
 export {
   EntraPgAdapterFactory,
   type EntraPostgresAdapterConfig,

@@ -390,10 +390,7 @@ describe("withEntra (all dialects)", () => {
     ).toThrowError(expect.objectContaining({ code: "INVALID_SETTING" }));
   });
 
-  it("refuses mssql for now, other dialects, and a missing dialect, with what to do", () => {
-    expect(() => withEntra({ dialect: "mssql" }, { tokenProvider: fakeProvider(), env })).toThrowError(
-      expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining("mssql") }),
-    );
+  it("refuses other dialects and a missing dialect, with what to do", () => {
     expect(() => withEntra({ dialect: "sqlite" }, { tokenProvider: fakeProvider(), env })).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining("postgres") }),
     );

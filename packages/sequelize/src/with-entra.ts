@@ -11,6 +11,7 @@ import {
 } from "@org/entra-core";
 import { withEntra as withEntraMysql2 } from "@org/mysql2-entra";
 import { withEntra as withEntraPg } from "@org/pg-entra";
+import { type EntraAuthentication, withEntra as withEntraTedious } from "@org/tedious-entra";
 import type { Options } from "sequelize";
 import {
   type ConnectConfig,
@@ -20,6 +21,7 @@ import {
 } from "./chain-before-connect.js";
 import { createMariadbDriver, mariadbLoader } from "./mariadb-driver.js";
 import { resolveMariadbSsl } from "./resolve-mariadb-ssl.js";
+import { createTediousDriver, loadTedious } from "./tedious-driver.js";
 
 /** The Sequelize options shape `withEntra` accepts and returns: Sequelize's own `Options`. */
 export type SequelizeEntraOptions = Options;
@@ -42,12 +44,19 @@ type DialectOptions = Record<string, unknown>;
  *   sets `config.password` to a fresh token (hidden from `util.inspect`) right before each
  *   connection, after your own `beforeConnect` hooks; `dialectModule` becomes a thin wrapper of the
  *   connector that recognises the server's token errors. `dialectOptions.ssl` defaults to `true`.
- * - `mssql` is not supported yet; every other dialect is refused with `EntraAuthError`.
+ * - `mssql` (tedious, Azure SQL): `dialectOptions.authentication` becomes `@org/tedious-entra`'s
+ *   `{ type: "token-credential", options: { credential } }` (tedious calls the credential at every
+ *   login), set again by a `hooks.beforeConnect` hook on Sequelize's own copy of the config (its
+ *   lodash `cloneDeep` would break the credential); `dialectOptions.options` gets
+ *   `encrypt: "strict"` and `trustServerCertificate: false`, replacing Sequelize's insecure default
+ *   `trustServerCertificate: true`; `dialectModule` becomes tedious with a `Connection` that calls
+ *   `watchEntraErrors`. A `username` (SQL login) or another authentication type is refused.
+ * - every other dialect is refused with `EntraAuthError`.
  *
  * `host`, `port`, `database` and `username` default to the Service Connector variables
- * (`AZURE_POSTGRESQL_*` for postgres, `AZURE_MYSQL_*` for mysql and mariadb); the username then
- * falls back to `options.username` and finally to the token's claims (managed identity name, UPN),
- * read when a connection opens. A config that disables TLS or certificate verification throws
+ * (`AZURE_POSTGRESQL_*` for postgres, `AZURE_MYSQL_*` for mysql and mariadb, `AZURE_SQL_*` for
+ * mssql, which takes no username); the username then falls back to `options.username` and finally
+ * to the token's claims (managed identity name, UPN), read when a connection opens. A config that disables TLS or certificate verification throws
  * `EntraAuthError` (`INSECURE_TRANSPORT`) before any I/O unless `allowInsecure: true`. When the
  * server rejects a token as expired or invalid, the cached token is dropped so the next connection
  * fetches a fresh one, and the error Sequelize throws says what to change.
@@ -87,23 +96,17 @@ export function withEntra<T extends SequelizeEntraOptions = SequelizeEntraOption
     case "mariadb":
       return forMariadb(input, options);
     case "mssql":
-      throw new EntraAuthError(
-        "INVALID_SETTING",
-        "@org/sequelize-entra does not support the mssql dialect yet.",
-        {
-          hint: "Until it does, set dialectOptions.authentication to { type: 'token-credential', options: { credential } } and dialectOptions.options to { encrypt: true, trustServerCertificate: false } yourself.",
-        },
-      );
+      return forMssql(input, options);
     case "":
       throw new EntraAuthError("MISSING_SETTING", "The Sequelize options have no dialect.", {
-        hint: 'Pass dialect: "postgres", "mysql" or "mariadb" (Sequelize requires one).',
+        hint: 'Pass dialect: "postgres", "mysql", "mariadb" or "mssql" (Sequelize requires one).',
       });
     default:
       throw new EntraAuthError(
         "INVALID_SETTING",
         `Entra authentication is not available for the Sequelize dialect "${dialect}".`,
         {
-          hint: 'Use dialect "postgres" (Azure Database for PostgreSQL) or "mysql" / "mariadb" (Azure Database for MySQL).',
+          hint: 'Use dialect "postgres" (Azure Database for PostgreSQL), "mysql" / "mariadb" (Azure Database for MySQL) or "mssql" (Azure SQL).',
         },
       );
   }
@@ -208,6 +211,69 @@ function forMariadb<T extends SequelizeEntraOptions>(input: T, options: EntraOpt
     dialectModule: createMariadbDriver(load, provider),
     hooks: chainBeforeConnect(input.hooks, tokenHook(provider)),
   } as T;
+}
+
+function forMssql<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
+  const username = nonEmpty(input.username);
+  if (username !== undefined) {
+    throw new EntraAuthError(
+      "INVALID_SETTING",
+      'The Sequelize options for dialect "mssql" have a `username`, which selects a SQL login.',
+      {
+        hint: "Remove `username`: with Microsoft Entra the access token identifies the principal (create its user with CREATE USER [<name>] FROM EXTERNAL PROVIDER).",
+      },
+    );
+  }
+  const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
+  const given = { ...(dialectOptions.options as Record<string, unknown> | undefined) };
+  // Sequelize builds `options: { port, database, trustServerCertificate: true }` and assigns
+  // `dialectOptions.options` over it; tedious-entra sees the merged view and secures it.
+  const tedious = withEntraTedious(
+    {
+      server: nonEmpty(input.host),
+      authentication: dialectOptions.authentication as never,
+      options: {
+        ...defined({
+          port: given.instanceName === undefined ? toPort(input.port) : undefined,
+          database: nonEmpty(input.database),
+        }),
+        ...given,
+      },
+    },
+    options,
+  );
+  const { port, database, ...tediousOptions } = tedious.options;
+  const authentication = tedious.authentication;
+  const load = loadTedious(input.dialectModule, input.dialectModulePath);
+  return {
+    ...input,
+    ...defined({ host: tedious.server, port, database }),
+    dialectOptions: {
+      ...dialectOptions,
+      authentication,
+      options: { ...tediousOptions, ...defined({ port: given.port, database: given.database }) },
+    },
+    // Sequelize loads `dialectModulePath` before `dialectModule`; the wrapper loads it instead.
+    dialectModulePath: undefined,
+    dialectModule: createTediousDriver(load),
+    hooks: chainBeforeConnect(input.hooks, authenticationHook(authentication)),
+  } as T;
+}
+
+/**
+ * Sequelize's connection manager works on `_.cloneDeep` of the options, which copies the Entra
+ * credential without its private state; put the real `authentication` back before each connection.
+ */
+function authenticationHook(authentication: EntraAuthentication): (config: ConnectConfig) => Promise<void> {
+  return ownHook(async function entraAuthenticationBeforeConnect(config: ConnectConfig) {
+    config.dialectOptions = { ...(config.dialectOptions as DialectOptions | undefined), authentication };
+  });
+}
+
+function toPort(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const port = typeof value === "number" ? value : Number.parseInt(String(value), 10);
+  return Number.isNaN(port) ? undefined : port;
 }
 
 /** The mariadb hook: a fresh token as `config.password` (and the user name, if none) per connection. */

@@ -4,8 +4,8 @@
  * this package importing a specific `typeorm`. Defaults: none, `type` is required.
  */
 export interface DataSourceOptionsLike {
-  /** TypeORM's driver type: `"postgres"`, `"mysql"` or `"mariadb"` are wired; others are refused. Defaults to none (required). */
-  readonly type: "postgres" | "mysql" | "mariadb" | (string & {});
+  /** TypeORM's driver type: `"postgres"`, `"mysql"`, `"mariadb"` or `"mssql"` are wired; others are refused. Defaults to none (required). */
+  readonly type: "postgres" | "mysql" | "mariadb" | "mssql" | (string & {});
 }
 
 /**
@@ -26,7 +26,7 @@ export interface ConnectionCredentials {
   readonly [key: string]: unknown;
 }
 
-/** What `withEntra` reads of the options of TypeORM's postgres and mysql drivers. */
+/** What `withEntra` reads of the options of TypeORM's postgres, mysql and mssql drivers. */
 export interface TypeormOptionsView extends ConnectionCredentials {
   readonly type: string;
   /** Passed to the driver's pool last: it overrides every field TypeORM derives. */

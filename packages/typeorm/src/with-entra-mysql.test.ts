@@ -199,15 +199,6 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
 });
 
 describe("withEntra (other TypeORM types)", () => {
-  it("refuses mssql for now, saying what to use meanwhile", () => {
-    expect(() => withEntra({ type: "mssql" }, { tokenProvider: fakeTokenProvider(), env })).toThrowError(
-      expect.objectContaining({
-        code: "INVALID_SETTING",
-        message: expect.stringContaining("token-credential"),
-      }),
-    );
-  });
-
   it.each(["sqlite", "cockroachdb", "oracle"])("refuses %s with the supported types", (type) => {
     expect(() => withEntra({ type }, { tokenProvider: fakeTokenProvider(), env })).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining('"postgres"') }),

@@ -1,5 +1,6 @@
 import { EntraAuthError, type EntraOptions } from "@org/entra-core";
 import type { DataSourceOptionsLike, TypeormOptionsView } from "./data-source-options-like.js";
+import { withEntraMssql } from "./mssql-options.js";
 import { withEntraMysql } from "./mysql-options.js";
 import { withEntraPostgres } from "./postgres-options.js";
 
@@ -16,9 +17,16 @@ import { withEntraPostgres } from "./postgres-options.js";
  *   plugin, `ssl` its verified TLS object, and `connectorPackage` is set to `"mysql2"` (TypeORM
  *   0.3.x loads the old `mysql` package first, which cannot send a token). A `url` is parsed into
  *   fields (its parts win, as in TypeORM).
+ * - `type: "mssql"` (Azure SQL): `extra.authentication` becomes `@org/mssql-entra`'s
+ *   `{ type: "token-credential", options: { credential } }` (TypeORM merges `extra` last into the
+ *   mssql config; its own `authentication` union has no such type), `options.encrypt` defaults to
+ *   `"strict"` and `options.trustServerCertificate` to `false`, and `extra.beforeConnect` explains
+ *   rejected logins. `username`, `password`, `domain` (NTLM) and TypeORM's `azure-active-directory-*`
+ *   authentication types are refused (they build a new credential per login or carry a secret).
  * - `host`, `port`, `database` and `username` default to the Service Connector variables
- *   (`AZURE_POSTGRESQL_*` / `AZURE_MYSQL_*`); the username then falls back to `options.username`
- *   and finally to the token's claims (managed identity name, UPN).
+ *   (`AZURE_POSTGRESQL_*` / `AZURE_MYSQL_*` / `AZURE_SQL_*`, which has no username); the username
+ *   then falls back to `options.username` and finally to the token's claims (managed identity
+ *   name, UPN).
  * - Driver connection fields in `extra` (`ssl`, `password`, `connectionString`, `authPlugins`, ...)
  *   override TypeORM's own fields in the driver, so they are checked and wired the same way.
  * - `replication: { master, slaves }` is wired node by node (PostgreSQL nodes inherit the top-level
@@ -42,10 +50,10 @@ import { withEntraPostgres } from "./postgres-options.js";
  * await dataSource.initialize();
  * ```
  *
- * @param dataSourceOptions - Your TypeORM `DataSourceOptions` with `type` `"postgres"`, `"mysql"` or `"mariadb"`.
+ * @param dataSourceOptions - Your TypeORM `DataSourceOptions` with `type` `"postgres"`, `"mysql"`, `"mariadb"` or `"mssql"`.
  * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
  * @returns A copy of `dataSourceOptions` with the Entra hooks, TLS and connection fields set, and `url` removed.
- * @throws EntraAuthError `INVALID_SETTING` (unsupported `type`, static password, `connectorPackage: "mysql"`),
+ * @throws EntraAuthError `INVALID_SETTING` (unsupported `type`, static password or SQL login, `connectorPackage: "mysql"`),
  *   `INSECURE_TRANSPORT` or `USERNAME_UNRESOLVED`, before any I/O.
  */
 export function withEntra<T extends DataSourceOptionsLike>(
@@ -60,19 +68,13 @@ export function withEntra<T extends DataSourceOptionsLike>(
     case "mariadb":
       return withEntraMysql(view, options) as unknown as T;
     case "mssql":
-      throw new EntraAuthError(
-        "INVALID_SETTING",
-        'TypeORM `type: "mssql"` is not supported by @org/typeorm-entra yet.',
-        {
-          hint: 'Until it is, pass `extra: { authentication: { type: "token-credential", options: { credential } } }` with an @azure/identity credential (see @org/mssql-entra).',
-        },
-      );
+      return withEntraMssql(view, options) as unknown as T;
     default:
       throw new EntraAuthError(
         "INVALID_SETTING",
         `TypeORM \`type: "${String(view.type)}"\` is not supported by @org/typeorm-entra.`,
         {
-          hint: 'Use `type: "postgres"` for Azure Database for PostgreSQL or `type: "mysql"` / `"mariadb"` for Azure Database for MySQL.',
+          hint: 'Use `type: "postgres"` for Azure Database for PostgreSQL, `type: "mysql"` / `"mariadb"` for Azure Database for MySQL, or `type: "mssql"` for Azure SQL.',
         },
       );
   }

@@ -1,0 +1,284 @@
+import { inspect } from "node:util";
+import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import knex, { type Knex } from "knex";
+import { Connection } from "tedious";
+import { afterEach, describe, expect, it } from "vitest";
+import { withEntra } from "./with-entra.js";
+
+function jwt(claims: Record<string, unknown>): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJlLW9mLXRoZS1zcWwtY2FuYXJ5`;
+}
+
+const CANARY = jwt({ aud: "https://database.windows.net/", oid: "canary" });
+
+function fakeProvider(): EntraTokenProvider & { calls: number } {
+  const provider = {
+    scope: "https://database.windows.net/.default",
+    calls: 0,
+    async getToken(): Promise<EntraAccessToken> {
+      provider.calls++;
+      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+    invalidate() {},
+    stats: {
+      credentialCalls: 0,
+      cacheHits: 0,
+      refreshes: 0,
+      failures: 0,
+      sameTokenReturned: 0,
+      expiresOnTimestamp: undefined,
+    },
+    close() {},
+  };
+  return provider;
+}
+
+/** No Service Connector variables from the machine running the tests. */
+const env = {};
+
+type TediousConfig = {
+  server: string;
+  authentication: { type: string; options: Record<string, unknown> };
+  options: Record<string, unknown>;
+};
+
+/** knex types an mssql connection as a SQL login with a database; these tests pass other shapes. */
+type KnexConnection = Knex.Config["connection"];
+
+const instances: Knex[] = [];
+
+/** The tedious config knex's mssql dialect builds for each new connection (no I/O). */
+function generated(config: Knex.Config): TediousConfig {
+  const db = knex(config);
+  instances.push(db);
+  return (db.client as unknown as { _generateConnection(): TediousConfig })._generateConnection();
+}
+
+afterEach(async () => {
+  await Promise.all(instances.splice(0).map((db) => db.destroy()));
+});
+
+describe("withEntra (knex, mssql client): what knex hands tedious", () => {
+  it("token-credential authentication, encrypt strict and trustServerCertificate false (knex defaults encrypt to false)", async () => {
+    const provider = fakeProvider();
+    const cfg = generated(
+      withEntra(
+        { client: "mssql", connection: { server: "db.database.windows.net", database: "orders" } },
+        { tokenProvider: provider, env },
+      ),
+    );
+    expect(cfg.server).toBe("db.database.windows.net");
+    expect(cfg.authentication.type).toBe("token-credential");
+    expect(cfg.options).toMatchObject({
+      database: "orders",
+      encrypt: "strict",
+      trustServerCertificate: false,
+      port: 1433,
+    });
+    const credential = cfg.authentication.options.credential as {
+      getToken(scope: string): Promise<{ token: string } | null>;
+    };
+    await expect(credential.getToken("https://database.windows.net/.default")).resolves.toMatchObject({
+      token: CANARY,
+    });
+    expect(provider.calls).toBe(1);
+    // Nothing static rides along: knex leaves these undefined.
+    for (const key of ["userName", "password", "token", "clientSecret"]) {
+      expect(cfg.authentication.options[key]).toBeUndefined();
+    }
+  });
+
+  it("tedious accepts the generated config as it is (constructor validation, no connect)", () => {
+    const cfg = generated(
+      withEntra(
+        { client: "mssql", connection: { host: "db.database.windows.net" } },
+        { tokenProvider: fakeProvider(), env },
+      ),
+    );
+    const connection = new Connection(cfg as never) as unknown as {
+      config: { authentication: { type: string }; options: Record<string, unknown> };
+    };
+    expect(connection.config.authentication.type).toBe("token-credential");
+    expect(connection.config.options.encrypt).toBe("strict");
+    expect(connection.config.options.trustServerCertificate).toBe(false);
+  });
+
+  it("keeps encrypt: true and the other tedious options you set; knex's own fields pass through", () => {
+    const cfg = generated(
+      withEntra(
+        {
+          client: "mssql",
+          connection: {
+            server: "proxy.example.com",
+            port: 14330,
+            requestTimeout: 30_000,
+            options: { encrypt: true, appName: "orders-api", cryptoCredentialsDetails: { ca: "PEM" } },
+          },
+        },
+        { tokenProvider: fakeProvider(), env },
+      ),
+    );
+    expect(cfg.options).toMatchObject({
+      encrypt: true,
+      trustServerCertificate: false,
+      appName: "orders-api",
+      port: 14330,
+      requestTimeout: 30_000,
+      cryptoCredentialsDetails: { ca: "PEM" },
+    });
+  });
+
+  it("reads the Service Connector variables (AZURE_SQL_*) when there is no connection", () => {
+    const cfg = generated(
+      withEntra(
+        { client: "mssql" },
+        {
+          tokenProvider: fakeProvider(),
+          env: {
+            AZURE_SQL_SERVER: "sc.database.windows.net",
+            AZURE_SQL_PORT: "1433",
+            AZURE_SQL_DATABASE: "orders",
+          },
+        },
+      ),
+    );
+    expect(cfg.server).toBe("sc.database.windows.net");
+    expect(cfg.options).toMatchObject({ database: "orders", port: 1433, encrypt: "strict" });
+  });
+
+  it("parses an ADO.NET connection string into the fields knex reads", () => {
+    const cfg = generated(
+      withEntra(
+        {
+          client: "mssql",
+          connection:
+            "Server=tcp:db.database.windows.net,1433;Database=orders;Authentication=Active Directory Default",
+        } as Knex.Config,
+        { tokenProvider: fakeProvider(), env },
+      ),
+    );
+    expect(cfg.server).toBe("db.database.windows.net");
+    expect(cfg.authentication.type).toBe("token-credential");
+    expect(cfg.options).toMatchObject({
+      database: "orders",
+      encrypt: "strict",
+      trustServerCertificate: false,
+    });
+  });
+
+  it("adopts your own TokenCredential (with or without type: token-credential)", async () => {
+    const credential = {
+      getToken: async () => ({ token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 }),
+    };
+    for (const connection of [
+      { server: "s", credential },
+      { server: "s", type: "token-credential", credential },
+    ]) {
+      const cfg = generated(
+        withEntra({ client: "mssql", connection: connection as KnexConnection }, { env }),
+      );
+      expect(cfg.authentication.type).toBe("token-credential");
+      // Wrapped in the caching Entra credential, not passed as is.
+      expect(cfg.authentication.options.credential).not.toBe(credential);
+      expect(typeof (cfg.authentication.options.credential as { getToken?: unknown }).getToken).toBe(
+        "function",
+      );
+    }
+  });
+
+  it("a connection provider's configs go through @org/mssql-entra too", async () => {
+    const config = withEntra(
+      {
+        client: "mssql",
+        connection: (async () => ({
+          server: "from-vault.database.windows.net",
+        })) as unknown as KnexConnection,
+      },
+      { tokenProvider: fakeProvider(), env },
+    );
+    const provided = await (config.connection as () => Promise<Record<string, unknown>>)();
+    expect(provided).toMatchObject({
+      server: "from-vault.database.windows.net",
+      type: "token-credential",
+      encrypt: "strict",
+      options: { encrypt: "strict", trustServerCertificate: false },
+    });
+  });
+
+  it("util.inspect of the config and of knex's settings shows no token", async () => {
+    const config = withEntra(
+      { client: "mssql", connection: { server: "s" } as KnexConnection },
+      { tokenProvider: fakeProvider(), env },
+    );
+    const db = knex(config);
+    instances.push(db);
+    await (
+      (db.client as unknown as { _generateConnection(): TediousConfig })._generateConnection().authentication
+        .options.credential as { getToken(scope: string): Promise<unknown> }
+    ).getToken("https://database.windows.net/.default");
+    expect(inspect(config, { depth: 10 })).not.toContain(CANARY);
+    expect(inspect(db.client.connectionSettings, { depth: 10 })).not.toContain(CANARY);
+  });
+});
+
+describe("withEntra (knex, mssql client): refusals before any I/O", () => {
+  it.each([
+    ["encrypt: false", { server: "s", encrypt: false }],
+    ["options.encrypt: false", { server: "s", options: { encrypt: false } }],
+    ["options.trustServerCertificate: true", { server: "s", options: { trustServerCertificate: true } }],
+  ])("refuses %s with INSECURE_TRANSPORT", (_name, connection) => {
+    const provider = fakeProvider();
+    expect(() =>
+      withEntra(
+        { client: "mssql", connection: connection as KnexConnection },
+        { tokenProvider: provider, env },
+      ),
+    ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
+    expect(provider.calls).toBe(0);
+  });
+
+  it("allowInsecure lets encrypt: false through (local testing only)", () => {
+    const cfg = generated(
+      withEntra(
+        {
+          client: "mssql",
+          connection: { server: "localhost", options: { encrypt: false } } as KnexConnection,
+        },
+        { tokenProvider: fakeProvider(), env, allowInsecure: true },
+      ),
+    );
+    expect(cfg.options.encrypt).toBe(false);
+  });
+
+  it.each([
+    ["a SQL login", { server: "s", user: "sa", password: "hunter2" }],
+    ["a SQL login user name", { server: "s", userName: "sa" }],
+    ["a static access token", { server: "s", type: "azure-active-directory-access-token", token: "eyJ..." }],
+    ["NTLM", { server: "s", type: "ntlm", domain: "CORP" }],
+    [
+      "a client secret",
+      { server: "s", type: "azure-active-directory-service-principal-secret", clientSecret: "x" },
+    ],
+    ["tedious's per-login DefaultAzureCredential", { server: "s", type: "azure-active-directory-default" }],
+    ["tedious's per-login managed identity", { server: "s", type: "azure-active-directory-msi-app-service" }],
+  ])("refuses %s with INVALID_SETTING", (_name, connection) => {
+    let error: unknown;
+    try {
+      withEntra(
+        { client: "mssql", connection: connection as KnexConnection },
+        { tokenProvider: fakeProvider(), env },
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ name: "EntraAuthError", code: "INVALID_SETTING" });
+    expect((error as Error).message).not.toContain("hunter2");
+  });
+
+  it("no server anywhere is MISSING_SETTING", () => {
+    expect(() => withEntra({ client: "mssql" }, { tokenProvider: fakeProvider(), env })).toThrowError(
+      expect.objectContaining({ code: "MISSING_SETTING" }),
+    );
+  });
+});

@@ -1,0 +1,103 @@
+import type { EntraOptions } from "@org/entra-core";
+import { type MssqlEntraConfig, withEntra as withMssqlEntra } from "@org/mssql-entra";
+
+/**
+ * The fields knex's mssql dialect (`Client_MSSQL._generateConnection`) turns into tedious's
+ * `authentication`. They go to `@org/mssql-entra` as an `authentication` value (or as the
+ * top-level secrets it refuses) and never come back: the result carries only `type` and `credential`.
+ */
+const AUTH_FIELDS = [
+  "type",
+  "credential",
+  "userName",
+  "user",
+  "password",
+  "domain",
+  "token",
+  "clientId",
+  "clientSecret",
+  "tenantId",
+  "msiEndpoint",
+] as const;
+
+/**
+ * Runs a knex `mssql` connection through `@org/mssql-entra`'s `withEntra` and maps the result back
+ * to the fields knex's mssql dialect reads. knex builds a tedious config itself, per connection:
+ * `authentication: { type: settings.type || "default", options: { credential: settings.credential, ... } }`
+ * and `options: { encrypt: settings.encrypt || false, trustServerCertificate: false, ...settings.options }`.
+ * So the result sets `type: "token-credential"`, `credential` (the shared-provider credential),
+ * and `encrypt` both at the top level and in `options` (with `trustServerCertificate: false`);
+ * knex passes `"strict"` through to tedious unchanged.
+ *
+ * knex's own auth fields are checked by `@org/mssql-entra`: `user` / `userName`, `password`,
+ * `domain`, `token`, `clientSecret` and any `type` other than `token-credential` are refused with
+ * the reason; `credential` (with or without `type: "token-credential"`) is adopted and cached;
+ * `clientId` names the user-assigned managed identity.
+ *
+ * @param connection - A knex mssql connection object, or an ADO.NET connection string.
+ * @param options - Passed to `@org/mssql-entra`. Defaults to `DefaultAzureCredential`.
+ * @returns The connection for knex, without the fields knex has no use for (`beforeConnect`).
+ */
+export function withEntraMssqlConnection(
+  connection: string | Record<string, unknown>,
+  options: EntraOptions,
+): Record<string, unknown> {
+  const wired =
+    typeof connection === "string"
+      ? withMssqlEntra(connection, options)
+      : withMssqlEntra(toMssqlConfig(connection), options);
+  const {
+    server,
+    authentication,
+    options: tediousOptions,
+    // mssql fields knex does not read (its dialect calls tedious directly).
+    beforeConnect: _beforeConnect,
+    trustServerCertificate: _trustServerCertificate,
+    clientId: _clientId,
+    ...rest
+  } = wired as typeof wired & { trustServerCertificate?: unknown; clientId?: unknown };
+  return {
+    ...rest,
+    server,
+    type: authentication.type,
+    credential: authentication.options.credential,
+    encrypt: tediousOptions.encrypt,
+    options: tediousOptions,
+  };
+}
+
+/** knex's mssql connection fields, as the mssql config `@org/mssql-entra` checks. */
+function toMssqlConfig(connection: Record<string, unknown>): MssqlEntraConfig {
+  const auth: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(connection)) {
+    if ((AUTH_FIELDS as readonly string[]).includes(key)) {
+      if (value !== undefined) auth[key] = value;
+    } else {
+      rest[key] = value;
+    }
+  }
+  const { host, server, ...others } = rest;
+  const {
+    type,
+    credential,
+    userName,
+    user,
+    tenantId: _tenantId,
+    msiEndpoint: _msiEndpoint,
+    ...secrets
+  } = auth;
+  const config: Record<string, unknown> = {
+    ...others,
+    ...secrets,
+    server: server ?? host,
+    ...((user ?? userName) ? { user: user ?? userName } : {}),
+  };
+  if (type !== undefined || credential !== undefined) {
+    config.authentication = {
+      type: type ?? "token-credential",
+      options: { ...(credential === undefined ? {} : { credential }) },
+    };
+  }
+  return config as MssqlEntraConfig;
+}

@@ -1,0 +1,298 @@
+import { EventEmitter } from "node:events";
+import { inspect } from "node:util";
+import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import { type Options, Sequelize } from "sequelize";
+import * as tedious from "tedious";
+import { afterEach, describe, expect, it } from "vitest";
+import { withEntra } from "./with-entra.js";
+
+function jwt(claims: Record<string, unknown>): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJlLXNxbA`;
+}
+
+const CANARY = jwt({ aud: "https://database.windows.net/", oid: "canary" });
+
+function fakeProvider(): EntraTokenProvider & { calls: number; invalidations: number } {
+  const provider = {
+    scope: "https://database.windows.net/.default",
+    calls: 0,
+    invalidations: 0,
+    async getToken(): Promise<EntraAccessToken> {
+      provider.calls++;
+      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+    invalidate() {
+      provider.invalidations++;
+    },
+    stats: {
+      credentialCalls: 0,
+      cacheHits: 0,
+      refreshes: 0,
+      failures: 0,
+      sameTokenReturned: 0,
+      expiresOnTimestamp: undefined,
+    },
+    close() {},
+  };
+  return provider;
+}
+
+const env = {};
+
+type TediousConfig = {
+  server: string;
+  authentication: { type: string; options: { credential?: { getToken(scope: string): Promise<unknown> } } };
+  options: Record<string, unknown>;
+};
+
+/**
+ * A stand-in for the tedious module: `Connection` records the config Sequelize builds and answers
+ * `connect()` with `loginError` (or success) without any network I/O. Everything else is tedious's.
+ */
+function fakeTedious(loginError?: Error) {
+  const configs: TediousConfig[] = [];
+  class Connection extends EventEmitter {
+    readonly STATE = { INITIALIZED: { name: "Initialized" } };
+    state: { name: string } = this.STATE.INITIALIZED;
+    /** tedious keeps the normalised config here; watchEntraErrors reads the credential from it. */
+    readonly config: TediousConfig;
+    constructor(config: TediousConfig) {
+      super();
+      this.config = config;
+      configs.push(config);
+    }
+    connect() {
+      // As tedious does at FEDAUTHINFO: ask the credential for a token, then report the login.
+      const credential = this.config.authentication.options.credential;
+      void Promise.resolve(credential?.getToken("https://database.windows.net/.default")).then(() => {
+        if (loginError) {
+          this.state = { name: "Final" };
+          this.emit("connect", loginError);
+        } else {
+          this.state = { name: "LoggedIn" };
+          this.emit("connect");
+        }
+      });
+    }
+    close() {
+      this.state = { name: "Final" };
+      setImmediate(() => this.emit("end"));
+    }
+  }
+  return { module: { ...tedious, Connection }, configs };
+}
+
+const instances: Sequelize[] = [];
+
+function open(options: Options): Sequelize {
+  // databaseVersion skips Sequelize's version-probe query.
+  // `databaseVersion` is a Sequelize option its types do not list.
+  const sequelize = new Sequelize({ ...options, databaseVersion: "16.0.0", logging: false } as Options);
+  instances.push(sequelize);
+  return sequelize;
+}
+
+afterEach(async () => {
+  await Promise.all(instances.splice(0).map((sequelize) => sequelize.close()));
+});
+
+describe("withEntra (mssql dialect): the tedious config Sequelize builds", () => {
+  it("token-credential authentication, encrypt strict, trustServerCertificate false (Sequelize defaults it to true)", async () => {
+    const provider = fakeProvider();
+    const fake = fakeTedious();
+    const sequelize = open(
+      withEntra(
+        { dialect: "mssql", host: "db.database.windows.net", database: "orders", dialectModule: fake.module },
+        { tokenProvider: provider, env },
+      ),
+    );
+    const connection = await sequelize.connectionManager.getConnection({ type: "write" });
+    sequelize.connectionManager.releaseConnection(connection);
+    const config = fake.configs[0] as TediousConfig;
+    expect(config.server).toBe("db.database.windows.net");
+    expect(config.authentication.type).toBe("token-credential");
+    expect(Object.keys(config.authentication.options)).toEqual(["credential"]);
+    expect(config.options).toMatchObject({
+      port: 1433,
+      database: "orders",
+      encrypt: "strict",
+      trustServerCertificate: false,
+    });
+    // The real credential, not the lodash clone of Sequelize's config (which loses its private state).
+    await expect(
+      config.authentication.options.credential?.getToken("https://database.windows.net/.default"),
+    ).resolves.toMatchObject({ token: CANARY });
+    expect(provider.calls).toBe(2); // the fake login, and the call above
+    // tedious itself accepts the config (constructor validation only, no connect).
+    const real = new tedious.Connection(config as never) as unknown as { config: TediousConfig };
+    expect(real.config.options.encrypt).toBe("strict");
+    expect(real.config.authentication.type).toBe("token-credential");
+  });
+
+  it("keeps your tedious options (encrypt: true, ca, instanceName) and reads AZURE_SQL_* variables", async () => {
+    const fake = fakeTedious();
+    const sequelize = open(
+      withEntra(
+        {
+          dialect: "mssql",
+          dialectModule: fake.module,
+          dialectOptions: {
+            options: { encrypt: true, instanceName: "SQLEXPRESS", cryptoCredentialsDetails: { ca: "PEM" } },
+          },
+        },
+        {
+          tokenProvider: fakeProvider(),
+          env: { AZURE_SQL_SERVER: "sc.database.windows.net", AZURE_SQL_DATABASE: "orders" },
+        },
+      ),
+    );
+    const connection = await sequelize.connectionManager.getConnection({ type: "write" });
+    sequelize.connectionManager.releaseConnection(connection);
+    const config = fake.configs[0] as TediousConfig;
+    expect(config.server).toBe("sc.database.windows.net");
+    expect(config.options).toMatchObject({
+      database: "orders",
+      encrypt: true,
+      trustServerCertificate: false,
+      instanceName: "SQLEXPRESS",
+      cryptoCredentialsDetails: { ca: "PEM" },
+    });
+    expect(config.options.port).toBeUndefined();
+  });
+
+  it("a rejected login names the reason, and an expired token is dropped from the cache", async () => {
+    const provider = fakeProvider();
+    const loginError = Object.assign(
+      new Error("Login failed for user '<token-identified principal>'. Token is expired."),
+      { code: "ELOGIN" },
+    );
+    const fake = fakeTedious(loginError);
+    const sequelize = open(
+      withEntra(
+        { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module, pool: { max: 1 } },
+        { tokenProvider: provider, env },
+      ),
+    );
+    const error = await sequelize.connectionManager.getConnection({ type: "write" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: "SequelizeAccessDeniedError" });
+    expect((error as Error).message).toMatch(/\[@org\/tedious-entra TOKEN_EXPIRED\]/);
+    expect(provider.invalidations).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the user's beforeConnect hooks still run, before the Entra one", async () => {
+    const order: string[] = [];
+    const fake = fakeTedious();
+    const sequelize = open(
+      withEntra(
+        {
+          dialect: "mssql",
+          host: "db.database.windows.net",
+          dialectModule: fake.module,
+          hooks: {
+            beforeConnect: async (config) => {
+              order.push("theirs");
+              (config as { database?: string }).database = "from-hook";
+            },
+          },
+        },
+        { tokenProvider: fakeProvider(), env },
+      ),
+    );
+    const connection = await sequelize.connectionManager.getConnection({ type: "write" });
+    sequelize.connectionManager.releaseConnection(connection);
+    expect(order).toEqual(["theirs"]);
+    expect(fake.configs[0]?.options.database).toBe("from-hook");
+    expect(fake.configs[0]?.authentication.type).toBe("token-credential");
+  });
+
+  it("wrapping twice does not stack hooks or driver wrappers", async () => {
+    const fake = fakeTedious();
+    const once = withEntra(
+      { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module },
+      { tokenProvider: fakeProvider(), env },
+    );
+    const twice = withEntra(once, { tokenProvider: fakeProvider(), env });
+    const hooks = (twice.hooks as unknown as { beforeConnect: unknown[] }).beforeConnect;
+    expect(hooks).toHaveLength(1);
+    expect(Object.getPrototypeOf(twice.dialectModule)).toBe(fake.module);
+  });
+
+  it("no token in util.inspect of the options or the Sequelize instance's config", async () => {
+    const fake = fakeTedious();
+    const options = withEntra(
+      { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module },
+      { tokenProvider: fakeProvider(), env },
+    );
+    const sequelize = open(options);
+    const connection = await sequelize.connectionManager.getConnection({ type: "write" });
+    sequelize.connectionManager.releaseConnection(connection);
+    await fake.configs[0]?.authentication.options.credential?.getToken(
+      "https://database.windows.net/.default",
+    );
+    expect(inspect(options, { depth: 8, showHidden: true })).not.toContain(CANARY);
+    expect(inspect(sequelize.config, { depth: 8, showHidden: true })).not.toContain(CANARY);
+  });
+});
+
+describe("withEntra (mssql dialect): refusals before any I/O", () => {
+  it.each([
+    ["encrypt: false", { options: { encrypt: false } }],
+    ["trustServerCertificate: true", { options: { trustServerCertificate: true } }],
+  ])("refuses %s with INSECURE_TRANSPORT", (_name, dialectOptions) => {
+    const provider = fakeProvider();
+    expect(() =>
+      withEntra({ dialect: "mssql", host: "h", dialectOptions }, { tokenProvider: provider, env }),
+    ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
+    expect(provider.calls).toBe(0);
+  });
+
+  it("allowInsecure lets them through (local testing only)", () => {
+    const options = withEntra(
+      { dialect: "mssql", host: "localhost", dialectOptions: { options: { trustServerCertificate: true } } },
+      { tokenProvider: fakeProvider(), env, allowInsecure: true },
+    );
+    expect(
+      (options.dialectOptions as { options: Record<string, unknown> }).options.trustServerCertificate,
+    ).toBe(true);
+  });
+
+  it.each([
+    ["a password", { password: "hunter2" }],
+    ["a username (SQL login)", { username: "sa" }],
+    [
+      "a default (SQL login) authentication",
+      { dialectOptions: { authentication: { type: "default", options: { userName: "sa" } } } },
+    ],
+    [
+      "a static access token",
+      {
+        dialectOptions: {
+          authentication: { type: "azure-active-directory-access-token", options: { token: "eyJ" } },
+        },
+      },
+    ],
+    [
+      "tedious's per-login DefaultAzureCredential",
+      { dialectOptions: { authentication: { type: "azure-active-directory-default" } } },
+    ],
+  ])("refuses %s with INVALID_SETTING", (_name, extra) => {
+    let error: unknown;
+    try {
+      withEntra({ dialect: "mssql", host: "h", ...extra } as Options, { tokenProvider: fakeProvider(), env });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ name: "EntraAuthError", code: "INVALID_SETTING" });
+    expect((error as Error).message).not.toContain("hunter2");
+  });
+
+  it("no host anywhere is MISSING_SETTING", () => {
+    expect(() => withEntra({ dialect: "mssql" }, { tokenProvider: fakeProvider(), env })).toThrowError(
+      expect.objectContaining({ code: "MISSING_SETTING" }),
+    );
+  });
+});
