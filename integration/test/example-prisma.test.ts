@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/pg-entra";
@@ -66,6 +67,14 @@ describe("examples/prisma through the emulator", () => {
     });
     expect(generate.output).toContain("Generated Prisma Client");
     expect(generate.code, generate.output).toBe(0);
+
+    // The example type-checks against the client just generated (turbo's typecheck skips it:
+    // before `prisma generate` there is no client to check against).
+    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+    const types = await run(process.execPath, [tsc, "--noEmit", "-p", "tsconfig.json"], {
+      PATH: process.env.PATH,
+    });
+    expect(types.code, types.output).toBe(0);
 
     // `prisma migrate deploy` cannot run here (no schema engine): apply the example's migration
     // over a direct Entra connection instead.

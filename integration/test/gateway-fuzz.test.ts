@@ -1,8 +1,10 @@
 import net from "node:net";
 import tls from "node:tls";
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { withEntra as withMssqlEntra } from "@org/mssql-entra";
 import { withEntra as withMysqlEntra } from "@org/mysql2-entra";
 import { withEntra as withPgEntra } from "@org/pg-entra";
+import mssql from "mssql";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,6 +91,43 @@ function mysqlMessage(random: () => number): Buffer[] {
   }
 }
 
+function tdsPacket(
+  type: number,
+  payload: Buffer,
+  declaredLength = payload.length + 8,
+  status = 0x01,
+): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt8(type, 0);
+  header.writeUInt8(status, 1);
+  header.writeUInt16BE(declaredLength & 0xffff, 2);
+  header.writeUInt8(1, 6); // packet id
+  return Buffer.concat([header, payload]);
+}
+
+/** TDS first packets: garbage, unknown types, lying lengths, truncated PRELOGIN/LOGIN7, no EOM. */
+function tdsMessage(random: () => number): Buffer[] {
+  const pick = Math.floor(random() * 7);
+  switch (pick) {
+    case 0:
+      return [bytes(random, 1 + Math.floor(random() * 64))];
+    case 1: // PRELOGIN whose option table points past the end
+      return [
+        tdsPacket(0x12, Buffer.concat([Buffer.from([0x00, 0x00, 0xff, 0x00, 0x40]), bytes(random, 4)])),
+      ];
+    case 2: // header declares more than is sent
+      return [tdsPacket(0x12, bytes(random, 10), 4096)];
+    case 3: // header declares less than the header itself
+      return [tdsPacket(0x12, bytes(random, 10), 3)];
+    case 4: // LOGIN7 before PRELOGIN, random body
+      return [tdsPacket(0x10, bytes(random, 30 + Math.floor(random() * 60)))];
+    case 5: // unknown packet type, no end-of-message bit
+      return [tdsPacket(Math.floor(random() * 256), bytes(random, 20), undefined, 0x00)];
+    default:
+      return [...bytes(random, 16)].map((b) => Buffer.from([b]));
+  }
+}
+
 /** Sends the chunks, waits briefly for whatever the gateway does, and always tears down. */
 async function poke(port: number, chunks: Buffer[], waitGreeting: boolean): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -112,7 +151,7 @@ async function poke(port: number, chunks: Buffer[], waitGreeting: boolean): Prom
 let harness: Harness;
 
 beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql", "mysql"] });
+  harness = await startHarness({ engines: ["postgresql", "mysql", "sqlserver"] });
 });
 
 afterAll(async () => {
@@ -175,6 +214,46 @@ describe(`gateway fuzz (seed ${SEED}, ${CASES} cases per gateway)`, () => {
     } finally {
       await pool.end();
     }
+    expect(goodErrors).toEqual([]);
+    expect(goodQueries).toBeGreaterThan(0);
+  });
+
+  it("Azure SQL (TDS) endpoint: malformed input closes only that connection; a good client is unaffected", async () => {
+    const port = Number(harness.emulator.env.AZURE_SQL_PORT);
+    const pool = new mssql.ConnectionPool(
+      withMssqlEntra({
+        options: { cryptoCredentialsDetails: { ca: harness.tls.ca } },
+        pool: { min: 0, max: 1 },
+      }),
+    );
+    const random = prng(SEED ^ 0x7d5);
+    const goodErrors: string[] = [];
+    let goodQueries = 0;
+    await pool.connect();
+    try {
+      let fuzzing = true;
+      const good = (async () => {
+        while (fuzzing) {
+          await pool
+            .request()
+            .query("SELECT 1 AS one")
+            .then(
+              () => goodQueries++,
+              (error: Error) => goodErrors.push(error.message),
+            );
+        }
+      })();
+      for (let i = 0; i < CASES; i++) await poke(port, tdsMessage(random), false);
+      fuzzing = false;
+      await good;
+    } finally {
+      await pool.close();
+    }
+    const fresh = new mssql.ConnectionPool(
+      withMssqlEntra({ options: { cryptoCredentialsDetails: { ca: harness.tls.ca } } }),
+    );
+    await fresh.connect();
+    await fresh.close();
     expect(goodErrors).toEqual([]);
     expect(goodQueries).toBeGreaterThan(0);
   });
