@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -99,6 +100,38 @@ describe("examples/prisma through the emulator", () => {
 
       const { rows } = await db.query<{ title: string }>('select title from "notes"');
       expect(rows.map((row) => row.title)).toEqual(["Signed in with Microsoft Entra ID"]);
+
+      // The HTTP starter: boot, one request that reads the database, shut down.
+      const server = spawn(bin("tsx"), ["src/server.ts"], {
+        cwd: exampleDir,
+        env: { PATH: process.env.PATH, ...harness.emulator.env, PORT: "0" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        const base = await new Promise<string>((resolve, reject) => {
+          let output = "";
+          const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+          server.stdout.on("data", (chunk: Buffer) => {
+            output += chunk;
+            const match = /listening on (http:\/\/\S+)/.exec(output);
+            if (match) {
+              clearTimeout(timer);
+              resolve(match[1] as string);
+            }
+          });
+          server.stderr.on("data", (chunk: Buffer) => {
+            output += chunk;
+          });
+        });
+        const whoami = await fetch(`${base}/whoami`);
+        expect(await whoami.json()).toEqual({ user });
+        const notes = (await (await fetch(`${base}/notes`)).json()) as Array<{ title: string }>;
+        expect(notes.map((note) => note.title)).toEqual(["Signed in with Microsoft Entra ID"]);
+      } finally {
+        server.kill("SIGTERM");
+        const [code] = await once(server, "exit");
+        expect(code).toBe(0);
+      }
     } finally {
       await db.query('drop table if exists "notes"').catch(() => {});
       await db.end();
