@@ -19,7 +19,7 @@ import { type Harness, startHarness } from "../src/start-harness.js";
  */
 
 const SCOPE = scopeFor("postgresql", "localhost");
-const TIMEOUT_IN_MS = 6_000;
+const TIMEOUT_IN_MS = 4_000;
 /** Upper bound for any failing case: our timeout plus connection set-up. */
 const BOUND_IN_MS = TIMEOUT_IN_MS + 3_000;
 
