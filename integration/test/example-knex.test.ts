@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/knex-entra";
 import knex, { type Knex } from "knex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { type ProcessResult, runProcess } from "../src/run-process.js";
+import { useHarness } from "../src/use-harness.js";
 
 const exampleDir = path.join(import.meta.dirname, "..", "..", "examples", "knex");
 const scripts: Record<string, string> = JSON.parse(
@@ -18,49 +17,19 @@ const SEEDED_TITLES = [
   "Delete the database password",
 ];
 
-interface Run {
-  readonly code: number | null;
-  readonly output: string;
-}
-
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql", "mysql"] });
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
+const harness = useHarness({ engines: ["postgresql", "mysql"] });
 
 /**
  * Runs one of the example's package.json scripts (the real knex CLI, TypeScript through tsx) as
  * the user would, with the emulator's variables: its own DefaultAzureCredential asks the emulator's
  * identity endpoint for tokens, and Node trusts the emulator's CA through NODE_EXTRA_CA_CERTS.
  */
-function runScript(name: "migrate" | "seed" | "rollback", dbClient: string): Promise<Run> {
-  const command = scripts[name] as string;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, {
-      cwd: exampleDir,
-      shell: true,
-      env: { ...process.env, ...harness.emulator.env, DB_CLIENT: dbClient },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
+function runScript(name: "migrate" | "seed" | "rollback", dbClient: string): Promise<ProcessResult> {
+  return runProcess(scripts[name] as string, [], {
+    cwd: exampleDir,
+    shell: true,
+    env: { ...process.env, ...harness.emulator.env, DB_CLIENT: dbClient },
+    timeoutInMs: 45_000,
   });
 }
 

@@ -3,13 +3,13 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/pg-entra";
 import { entraDatabaseUrl } from "@org/prisma-entra";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { describe, expect, it } from "vitest";
+import { type ProcessResult, runProcess } from "../src/run-process.js";
+import { useHarness } from "../src/use-harness.js";
 
 const exampleDir = path.join(import.meta.dirname, "..", "..", "examples", "prisma");
 const migrationSql = readFileSync(
@@ -17,39 +17,10 @@ const migrationSql = readFileSync(
   "utf8",
 );
 
-interface Run {
-  readonly code: number | null;
-  readonly output: string;
-}
+const harness = useHarness({ engines: ["postgresql", "mysql"] });
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql", "mysql"] });
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: exampleDir, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<ProcessResult> {
+  return runProcess(command, args, { cwd: exampleDir, env, timeoutInMs: 90_000 });
 }
 
 /** The example's own binaries (node_modules/.bin), as its package.json scripts would run them. */

@@ -1,35 +1,25 @@
-import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess } from "../src/run-process.js";
 import { type Harness, startHarness } from "../src/start-harness.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("../../examples/sequelize/", import.meta.url));
 const SEQUELIZE_CLI = fileURLToPath(new URL("node_modules/.bin/sequelize", `file://${EXAMPLE_DIR}`));
 
-interface CliResult {
-  readonly code: number;
-  readonly output: string;
-}
-
 /** Runs the example's real `sequelize` CLI with only PATH and the emulator's variables. */
-function sequelizeCli(harness: Harness, dialect: string, command: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      SEQUELIZE_CLI,
-      [command],
-      {
-        cwd: EXAMPLE_DIR,
-        env: { PATH: process.env.PATH, ...harness.emulator.env, DB_DIALECT: dialect },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, output: `${stdout}\n${stderr}` });
-      },
-    );
+async function sequelizeCli(
+  harness: Harness,
+  dialect: string,
+  command: string,
+): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await runProcess(SEQUELIZE_CLI, [command], {
+    cwd: EXAMPLE_DIR,
+    env: { PATH: process.env.PATH, ...harness.emulator.env, DB_DIALECT: dialect },
+    timeoutInMs: 60_000,
   });
+  return { code: code ?? 1, output: `${stdout}\n${stderr}` };
 }
 
 async function postgresTitles(url: string): Promise<string[]> {

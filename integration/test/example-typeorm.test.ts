@@ -1,37 +1,22 @@
-import { execFile } from "node:child_process";
 import path from "node:path";
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/pg-entra";
 import pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { expect, it } from "vitest";
+import { runProcess } from "../src/run-process.js";
+import { useHarness } from "../src/use-harness.js";
 
 const example = path.join(import.meta.dirname, "..", "..", "examples", "typeorm");
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql"] });
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
+const harness = useHarness({ engines: ["postgresql"] });
 
 /** Runs the real TypeORM CLI in the example, as its `migrate` script does, with only the emulator's env. */
-function typeormCli(...args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "./node_modules/typeorm/cli.js", ...args, "-d", "src/data-source.ts"],
-      { cwd: example, env: { PATH: process.env.PATH, ...harness.emulator.env }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, output: `${stdout}\n${stderr}` });
-      },
-    );
-  });
+async function typeormCli(...args: string[]): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await runProcess(
+    process.execPath,
+    ["--import", "tsx", "./node_modules/typeorm/cli.js", ...args, "-d", "src/data-source.ts"],
+    { cwd: example, env: { PATH: process.env.PATH, ...harness.emulator.env }, timeoutInMs: 60_000 },
+  );
+  return { code: code ?? 1, output: `${stdout}\n${stderr}` };
 }
 
 async function bookmarkTableExists(): Promise<boolean> {

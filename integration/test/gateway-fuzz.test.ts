@@ -1,14 +1,13 @@
 import net from "node:net";
 import tls from "node:tls";
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra as withMssqlEntra } from "@org/mssql-entra";
 import { withEntra as withMysqlEntra } from "@org/mysql2-entra";
 import { withEntra as withPgEntra } from "@org/pg-entra";
 import mssql from "mssql";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { describe, expect, it } from "vitest";
+import { useHarness } from "../src/use-harness.js";
 
 /**
  * Seeded, bounded fuzzing of both gateways with malformed and truncated protocol messages while a
@@ -148,74 +147,78 @@ async function poke(port: number, chunks: Buffer[], waitGreeting: boolean): Prom
   });
 }
 
-let harness: Harness;
+/**
+ * Sends {@link CASES} malformed messages from `messages` to the gateway on `port`, one connection
+ * each, while a well-behaved client runs `query` in a loop; resolves to what that client saw.
+ */
+async function fuzzWhileQuerying(
+  query: () => Promise<unknown>,
+  port: number,
+  messages: () => Buffer[],
+  waitGreeting = false,
+): Promise<{ goodErrors: string[]; goodQueries: number }> {
+  const goodErrors: string[] = [];
+  let goodQueries = 0;
+  let fuzzing = true;
+  const good = (async () => {
+    while (fuzzing) {
+      await query().then(
+        () => goodQueries++,
+        (error: Error) => goodErrors.push(error.message),
+      );
+    }
+  })();
+  try {
+    for (let i = 0; i < CASES; i++) await poke(port, messages(), waitGreeting);
+  } finally {
+    fuzzing = false;
+    await good;
+  }
+  return { goodErrors, goodQueries };
+}
 
-beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql", "mysql", "sqlserver"] });
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
+const harness = useHarness({ engines: ["postgresql", "mysql", "sqlserver"] });
 
 describe(`gateway fuzz (seed ${SEED}, ${CASES} cases per gateway)`, () => {
   it("PostgreSQL gateway: malformed input closes only that connection; a good client is unaffected", async () => {
     const port = Number(harness.emulator.env.AZURE_POSTGRESQL_PORT);
     const pool = new pg.Pool(withPgEntra({ ssl: harness.tls, max: 1 }));
     const random = prng(SEED);
-    const goodErrors: string[] = [];
-    let goodQueries = 0;
     try {
-      let fuzzing = true;
-      const good = (async () => {
-        while (fuzzing) {
-          await pool.query("select 1").then(
-            () => goodQueries++,
-            (error: Error) => goodErrors.push(error.message),
-          );
-        }
-      })();
-      for (let i = 0; i < CASES; i++) await poke(port, pgMessage(random), false);
-      fuzzing = false;
-      await good;
+      const { goodErrors, goodQueries } = await fuzzWhileQuerying(
+        () => pool.query("select 1"),
+        port,
+        () => pgMessage(random),
+      );
       // And a brand-new TLS login still works afterwards.
       const fresh = new pg.Client(withPgEntra({ ssl: harness.tls }));
       await fresh.connect();
       await fresh.end();
+      expect(goodErrors).toEqual([]);
+      expect(goodQueries).toBeGreaterThan(0);
     } finally {
       await pool.end();
     }
-    expect(goodErrors).toEqual([]);
-    expect(goodQueries).toBeGreaterThan(0);
   });
 
   it("MySQL gateway: malformed input closes only that connection; a good client is unaffected", async () => {
     const port = Number(harness.emulator.env.AZURE_MYSQL_PORT);
     const pool = mysql.createPool(withMysqlEntra({ ssl: harness.tls, connectionLimit: 1 }));
     const random = prng(SEED ^ 0x5eed);
-    const goodErrors: string[] = [];
-    let goodQueries = 0;
     try {
-      let fuzzing = true;
-      const good = (async () => {
-        while (fuzzing) {
-          await pool.query("select 1").then(
-            () => goodQueries++,
-            (error: Error) => goodErrors.push(error.message),
-          );
-        }
-      })();
-      for (let i = 0; i < CASES; i++) await poke(port, mysqlMessage(random), true);
-      fuzzing = false;
-      await good;
+      const { goodErrors, goodQueries } = await fuzzWhileQuerying(
+        () => pool.query("select 1"),
+        port,
+        () => mysqlMessage(random),
+        true,
+      );
       const fresh = await mysql.createConnection(withMysqlEntra({ ssl: harness.tls }));
       await fresh.end();
+      expect(goodErrors).toEqual([]);
+      expect(goodQueries).toBeGreaterThan(0);
     } finally {
       await pool.end();
     }
-    expect(goodErrors).toEqual([]);
-    expect(goodQueries).toBeGreaterThan(0);
   });
 
   it("Azure SQL (TDS) endpoint: malformed input closes only that connection; a good client is unaffected", async () => {
@@ -227,28 +230,12 @@ describe(`gateway fuzz (seed ${SEED}, ${CASES} cases per gateway)`, () => {
       }),
     );
     const random = prng(SEED ^ 0x7d5);
-    const goodErrors: string[] = [];
-    let goodQueries = 0;
     await pool.connect();
-    try {
-      let fuzzing = true;
-      const good = (async () => {
-        while (fuzzing) {
-          await pool
-            .request()
-            .query("SELECT 1 AS one")
-            .then(
-              () => goodQueries++,
-              (error: Error) => goodErrors.push(error.message),
-            );
-        }
-      })();
-      for (let i = 0; i < CASES; i++) await poke(port, tdsMessage(random), false);
-      fuzzing = false;
-      await good;
-    } finally {
-      await pool.close();
-    }
+    const { goodErrors, goodQueries } = await fuzzWhileQuerying(
+      () => pool.request().query("SELECT 1 AS one"),
+      port,
+      () => tdsMessage(random),
+    ).finally(() => pool.close());
     const fresh = new mssql.ConnectionPool(
       withMssqlEntra({ options: { cryptoCredentialsDetails: { ca: harness.tls.ca } } }),
     );

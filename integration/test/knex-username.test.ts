@@ -1,33 +1,20 @@
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/knex-entra";
 import knex from "knex";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { expect, it } from "vitest";
+import { CURRENT_USER } from "../src/current-user.js";
+import { useHarness } from "../src/use-harness.js";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql", "mysql"] });
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
+const harness = useHarness({ engines: ["postgresql", "mysql"] });
 
 const cases = [
-  { client: "pg", variable: "AZURE_POSTGRESQL_USER", sql: "select current_user as user" },
-  {
-    client: "mysql2",
-    variable: "AZURE_MYSQL_USER",
-    sql: "select substring_index(current_user(), '@', 1) as user",
-  },
+  { client: "pg", ...CURRENT_USER.postgresql },
+  { client: "mysql2", ...CURRENT_USER.mysql },
 ] as const;
 
 it.each(cases)(
   "knex with client $client and no user configured learns it from the token's claims",
-  async ({ client, variable, sql }) => {
-    const env = { ...process.env, [variable]: undefined };
+  async ({ client, userVariable, sql }) => {
+    const env = { ...process.env, [userVariable]: undefined };
     const db = knex(
       withEntra({ client, connection: { ssl: harness.tls }, pool: { min: 0, max: 2 } }, { env }),
     );

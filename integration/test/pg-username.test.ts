@@ -1,19 +1,9 @@
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/pg-entra";
 import pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { expect, it } from "vitest";
+import { useHarness } from "../src/use-harness.js";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness();
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
+const harness = useHarness();
 
 it("a pg.Pool with no user configured learns it from the token's claims (managed identity name)", async () => {
   const env = { ...process.env, AZURE_POSTGRESQL_USER: undefined };

@@ -1,29 +1,16 @@
 import "reflect-metadata";
-import { resetSharedTokenProviders } from "@org/entra-core";
 import { withEntra } from "@org/typeorm-entra";
 import { DataSource as DataSource03 } from "typeorm";
 import { DataSource as DataSource1 } from "typeorm1";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../src/start-harness.js";
+import { describe, expect, it } from "vitest";
+import { CURRENT_USER } from "../src/current-user.js";
+import { useHarness } from "../src/use-harness.js";
 
-let harness: Harness;
-
-beforeAll(async () => {
-  harness = await startHarness({ engines: ["postgresql", "mysql"] });
-});
-
-afterAll(async () => {
-  resetSharedTokenProviders();
-  await harness?.close();
-});
+const harness = useHarness({ engines: ["postgresql", "mysql"] });
 
 const engines = [
-  { type: "postgres", sql: "select current_user as user", userVariable: "AZURE_POSTGRESQL_USER" },
-  {
-    type: "mysql",
-    sql: "select substring_index(current_user(), '@', 1) as user",
-    userVariable: "AZURE_MYSQL_USER",
-  },
+  { type: "postgres", ...CURRENT_USER.postgresql },
+  { type: "mysql", ...CURRENT_USER.mysql },
 ] as const;
 
 describe.each([

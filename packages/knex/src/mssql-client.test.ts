@@ -1,38 +1,9 @@
 import { inspect } from "node:util";
-import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import knex, { type Knex } from "knex";
 import { Connection } from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJlLW9mLXRoZS1zcWwtY2FuYXJ5`;
-}
-
-const CANARY = jwt({ aud: "https://database.windows.net/", oid: "canary" });
-
-function fakeProvider(): EntraTokenProvider & { calls: number } {
-  const provider = {
-    scope: "https://database.windows.net/.default",
-    calls: 0,
-    async getToken(): Promise<EntraAccessToken> {
-      provider.calls++;
-      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-    invalidate() {},
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-  return provider;
-}
 
 /** No Service Connector variables from the machine running the tests. */
 const env = {};
@@ -61,7 +32,7 @@ afterEach(async () => {
 
 describe("withEntra (knex, mssql client): what knex hands tedious", () => {
   it("token-credential authentication, encrypt strict and trustServerCertificate false (knex defaults encrypt to false)", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const cfg = generated(
       withEntra(
         { client: "mssql", connection: { server: "db.database.windows.net", database: "orders" } },
@@ -93,7 +64,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
     const cfg = generated(
       withEntra(
         { client: "mssql", connection: { host: "db.database.windows.net" } },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     const connection = new Connection(cfg as never) as unknown as {
@@ -116,7 +87,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
             options: { encrypt: true, appName: "orders-api", cryptoCredentialsDetails: { ca: "PEM" } },
           },
         },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     expect(cfg.options).toMatchObject({
@@ -134,7 +105,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
       withEntra(
         { client: "mssql" },
         {
-          tokenProvider: fakeProvider(),
+          tokenProvider: createFakeTokenProvider(),
           env: {
             AZURE_SQL_SERVER: "sc.database.windows.net",
             AZURE_SQL_PORT: "1433",
@@ -155,7 +126,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
           connection:
             "Server=tcp:db.database.windows.net,1433;Database=orders;Authentication=Active Directory Default",
         } as Knex.Config,
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     expect(cfg.server).toBe("db.database.windows.net");
@@ -195,7 +166,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
           server: "from-vault.database.windows.net",
         })) as unknown as KnexConnection,
       },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const provided = await (config.connection as () => Promise<Record<string, unknown>>)();
     expect(provided).toMatchObject({
@@ -209,7 +180,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
   it("util.inspect of the config and of knex's settings shows no token", async () => {
     const config = withEntra(
       { client: "mssql", connection: { server: "s" } as KnexConnection },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const db = knex(config);
     instances.push(db);
@@ -228,7 +199,7 @@ describe("withEntra (knex, mssql client): refusals before any I/O", () => {
     ["options.encrypt: false", { server: "s", options: { encrypt: false } }],
     ["options.trustServerCertificate: true", { server: "s", options: { trustServerCertificate: true } }],
   ])("refuses %s with INSECURE_TRANSPORT", (_name, connection) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(() =>
       withEntra(
         { client: "mssql", connection: connection as KnexConnection },
@@ -245,7 +216,7 @@ describe("withEntra (knex, mssql client): refusals before any I/O", () => {
           client: "mssql",
           connection: { server: "localhost", options: { encrypt: false } } as KnexConnection,
         },
-        { tokenProvider: fakeProvider(), env, allowInsecure: true },
+        { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
       ),
     );
     expect(cfg.options.encrypt).toBe(false);
@@ -267,7 +238,7 @@ describe("withEntra (knex, mssql client): refusals before any I/O", () => {
     try {
       withEntra(
         { client: "mssql", connection: connection as KnexConnection },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       );
     } catch (e) {
       error = e;
@@ -277,8 +248,8 @@ describe("withEntra (knex, mssql client): refusals before any I/O", () => {
   });
 
   it("no server anywhere is MISSING_SETTING", () => {
-    expect(() => withEntra({ client: "mssql" }, { tokenProvider: fakeProvider(), env })).toThrowError(
-      expect.objectContaining({ code: "MISSING_SETTING" }),
-    );
+    expect(() =>
+      withEntra({ client: "mssql" }, { tokenProvider: createFakeTokenProvider(), env }),
+    ).toThrowError(expect.objectContaining({ code: "MISSING_SETTING" }));
   });
 });

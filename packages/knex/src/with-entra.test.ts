@@ -1,39 +1,8 @@
 import { inspect } from "node:util";
-import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeJwt } from "@org/entra-core/testing";
 import knex, { type Knex } from "knex";
 import { describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJlLW9mLXRoZS1jYW5hcnktdG9rZW4`;
-}
-
-const CANARY = jwt({
-  xms_mirid: "/subscriptions/s/resourcegroups/r/providers/Microsoft.Web/sites/canary-app",
-});
-
-function fakeProvider(token = CANARY): EntraTokenProvider & { calls: number } {
-  const provider = {
-    scope: "https://ossrdbms-aad.database.windows.net/.default",
-    calls: 0,
-    async getToken(): Promise<EntraAccessToken> {
-      provider.calls++;
-      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-    invalidate() {},
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-  return provider;
-}
 
 /** No Service Connector variables from the machine running the tests. */
 const env = {};
@@ -62,7 +31,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
   it.each(["pg", "postgres", "postgresql"])(
     'client "%s": the connection gets pg-entra\'s password function and verified TLS',
     async (client) => {
-      const provider = fakeProvider();
+      const provider = createFakeTokenProvider();
       const config = withEntra(
         { client, connection: { host: "db.postgres.database.azure.com", user: "app", database: "orders" } },
         { tokenProvider: provider, env },
@@ -85,7 +54,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
         client: "pg",
         connection: "postgres://app@db.postgres.database.azure.com:6432/orders?sslmode=verify-full",
       },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const connection = connectionOf(config);
     expect(connection).toMatchObject({
@@ -101,7 +70,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
   it("parses `connectionString` inside a connection object too", () => {
     const config = withEntra(
       { client: "pg", connection: { connectionString: "postgresql://app@h/orders" } },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(connectionOf(config)).toMatchObject({ host: "h", user: "app", database: "orders", ssl: true });
   });
@@ -110,7 +79,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
     const config = withEntra(
       { client: "pg" },
       {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: {
           AZURE_POSTGRESQL_HOST: "sc.postgres.database.azure.com",
           AZURE_POSTGRESQL_PORT: "5432",
@@ -130,7 +99,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
   });
 
   it("with no user name anywhere, reads it from the token before the first connection (pg sends it first)", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const config = withEntra({ client: "pg", connection: { host: "h" } }, { tokenProvider: provider, env });
     const connection = await providedConnection(config);
     expect(connection.user).toBe("canary-app");
@@ -143,7 +112,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
   it("fails a connection with USERNAME_UNRESOLVED when the token has no name either", async () => {
     const config = withEntra(
       { client: "pg", connection: { host: "h" } },
-      { tokenProvider: fakeProvider(jwt({ oid: "x" })), env },
+      { tokenProvider: createFakeTokenProvider({ token: fakeJwt({ oid: "x" }) }), env },
     );
     await expect(providedConnection(config)).rejects.toMatchObject({
       name: "EntraAuthError",
@@ -157,7 +126,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
     ["sslmode=disable", "postgres://u@h/db?sslmode=disable"],
     ["sslmode=no-verify", "postgres://u@h/db?sslmode=no-verify"],
   ])("refuses an insecure connection (%s) before any I/O", (_name, connection) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(() => withEntra({ client: "pg", connection }, { tokenProvider: provider, env })).toThrowError(
       expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }),
     );
@@ -167,7 +136,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
   it("passes allowInsecure through to the driver adapter", () => {
     const config = withEntra(
       { client: "pg", connection: { host: "localhost", user: "u", ssl: false } },
-      { tokenProvider: fakeProvider(), env, allowInsecure: true },
+      { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
     );
     expect(connectionOf(config).ssl).toBe(false);
   });
@@ -177,14 +146,14 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
     ["a password in the URL", "postgres://u:hunter2@h/db"],
   ])("refuses %s", (_name, connection) => {
     expect(() =>
-      withEntra({ client: "pg", connection }, { tokenProvider: fakeProvider(), env }),
+      withEntra({ client: "pg", connection }, { tokenProvider: createFakeTokenProvider(), env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INVALID_SETTING" }));
   });
 });
 
 describe("withEntra (knex, mysql2 client)", () => {
   it("the connection gets mysql2-entra's clear-password plugin and verified TLS", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const config = withEntra(
       {
         client: "mysql2",
@@ -207,7 +176,7 @@ describe("withEntra (knex, mysql2 client)", () => {
   it("parses a connection string into fields", () => {
     const config = withEntra(
       { client: "mysql2", connection: "mysql://app@db.mysql.database.azure.com:3307/orders" },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const connection = connectionOf(config);
     expect(connection).toMatchObject({
@@ -224,7 +193,7 @@ describe("withEntra (knex, mysql2 client)", () => {
     const config = withEntra(
       { client: "mysql2" },
       {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: {
           AZURE_MYSQL_HOST: "sc.mysql.database.azure.com",
           AZURE_MYSQL_DATABASE: "orders",
@@ -246,7 +215,7 @@ describe("withEntra (knex, mysql2 client)", () => {
     ["rejectUnauthorized: false", { host: "h", user: "u", ssl: { rejectUnauthorized: false } }],
     ["an SSL profile name", { host: "h", user: "u", ssl: "Amazon RDS" }],
   ])("refuses an insecure connection (%s) before any I/O", (_name, connection) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(() => withEntra({ client: "mysql2", connection }, { tokenProvider: provider, env })).toThrowError(
       expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }),
     );
@@ -257,7 +226,7 @@ describe("withEntra (knex, mysql2 client)", () => {
     expect(() =>
       withEntra(
         { client: "mysql2", connection: { host: "h", user: "u", password: "hunter2" } },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     ).toThrowError(expect.objectContaining({ code: "INVALID_SETTING" }));
   });
@@ -271,7 +240,7 @@ describe("withEntra (knex clients it refuses)", () => {
     ["sqlite3", /Supported clients: "pg"/],
     ["cockroachdb", /Supported clients/],
   ])('client "%s" is refused with INVALID_SETTING and says what to use', (client, advice) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     let error: unknown;
     try {
       withEntra({ client, connection: { host: "h" } }, { tokenProvider: provider, env });
@@ -298,7 +267,7 @@ describe("withEntra (knex clients it refuses)", () => {
   it("the deprecated `dialect` option names the client too", () => {
     const config = withEntra(
       { dialect: "postgres", connection: { host: "h", user: "u" } },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(typeof connectionOf(config).password).toBe("function");
   });
@@ -329,7 +298,7 @@ describe("withEntra (knex connection provider functions)", () => {
           return { host: "from-vault.postgres.database.azure.com", user: "app", expirationChecker };
         },
       },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(calls).toBe(0); // knex calls it when it opens the first connection
     const connection = await providedConnection(config);
@@ -350,7 +319,7 @@ describe("withEntra (knex connection provider functions)", () => {
         client: "mysql2",
         connection: (() => "mysql://app@h/orders") as unknown as Knex.Config["connection"],
       },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const connection = await providedConnection(config);
     expect(connection).toMatchObject({ host: "h", user: "app", database: "orders" });
@@ -361,12 +330,12 @@ describe("withEntra (knex connection provider functions)", () => {
   it("a provider that returns an insecure config or a password fails that connection", async () => {
     const insecure = withEntra(
       { client: "pg", connection: async () => ({ host: "h", user: "u", ssl: false }) },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     await expect(providedConnection(insecure)).rejects.toMatchObject({ code: "INSECURE_TRANSPORT" });
     const withPassword = withEntra(
       { client: "pg", connection: async () => ({ host: "h", user: "u", password: "old-token" }) },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     await expect(providedConnection(withPassword)).rejects.toMatchObject({ code: "INVALID_SETTING" });
   });
@@ -391,7 +360,7 @@ describe("withEntra (the rest of the knex config)", () => {
       postProcessResponse,
     };
     const snapshot = structuredClone({ ...input, pool: { min: 0, max: 7 }, postProcessResponse: undefined });
-    const config = withEntra(input, { tokenProvider: fakeProvider(), env });
+    const config = withEntra(input, { tokenProvider: createFakeTokenProvider(), env });
     expect(config.pool).toBe(pool);
     expect(config.migrations).toBe(migrations);
     expect(config.seeds).toBe(seeds);
@@ -414,7 +383,7 @@ describe("withEntra (the rest of the knex config)", () => {
       withEntra(
         { client: "pg", connection: { host: "h", user: "u" }, pool: { min: 0, max: 1 } },
         {
-          tokenProvider: fakeProvider(),
+          tokenProvider: createFakeTokenProvider(),
           env,
         },
       ),
@@ -423,7 +392,7 @@ describe("withEntra (the rest of the knex config)", () => {
       withEntra(
         { client: "mysql2", connection: { host: "h", user: "u" }, pool: { min: 0, max: 1 } },
         {
-          tokenProvider: fakeProvider(),
+          tokenProvider: createFakeTokenProvider(),
           env,
         },
       ),
@@ -444,12 +413,12 @@ describe("withEntra (the rest of the knex config)", () => {
   it("never shows the token when the config or the knex instance is inspected", async () => {
     const config = withEntra(
       { client: "pg", connection: { host: "h", user: "u" }, pool: { min: 0, max: 1 } },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     await (connectionOf(config).password as PasswordFunction).call(undefined);
     const mysqlConfig = withEntra(
       { client: "mysql2", connection: { host: "h", user: "u" }, pool: { min: 0, max: 1 } },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     await clearPasswordAnswer(connectionOf(mysqlConfig));
     const db = knex(config);

@@ -1,10 +1,10 @@
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { createFakeTokenProvider } from "@org/entra-core/testing";
 import sql from "mssql";
 import { afterEach, describe, expect, it } from "vitest";
-import { fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
-const options = () => ({ tokenProvider: fakeTokenProvider(), env: {} });
+const options = () => ({ tokenProvider: createFakeTokenProvider(), env: {} });
 
 describe("mssql connection strings", () => {
   afterEach(() => resetSharedTokenProviders());

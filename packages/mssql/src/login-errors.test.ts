@@ -1,8 +1,8 @@
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { createFakeTokenProvider } from "@org/entra-core/testing";
 import sql from "mssql";
 import { Connection, ConnectionError } from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
-import { fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const SERVER = "myserver.database.windows.net";
@@ -10,7 +10,7 @@ const EXPIRED = "Login failed for user '<token-identified principal>'. Token is 
 
 /** A pooled tedious connection as mssql builds it, with `beforeConnect` applied. */
 async function pooledConnection(beforeConnect?: (connection: Connection) => void) {
-  const provider = fakeTokenProvider();
+  const provider = createFakeTokenProvider();
   const config = withEntra({ server: SERVER, beforeConnect }, { tokenProvider: provider, env: {} });
   await config.authentication.options.credential.getToken("https://database.windows.net/.default");
   const pool = new sql.ConnectionPool(config);

@@ -1,7 +1,7 @@
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { createFakeTokenProvider } from "@org/entra-core/testing";
 import type sql from "mssql";
 import { afterEach, describe, expect, it } from "vitest";
-import { fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const SERVER = "myserver.database.windows.net";
@@ -10,7 +10,9 @@ describe("TLS policy (mssql)", () => {
   afterEach(() => resetSharedTokenProviders());
 
   it("defaults to encrypt: 'strict' and trustServerCertificate: false", () => {
-    expect(withEntra({ server: SERVER }, { tokenProvider: fakeTokenProvider(), env: {} }).options).toEqual({
+    expect(
+      withEntra({ server: SERVER }, { tokenProvider: createFakeTokenProvider(), env: {} }).options,
+    ).toEqual({
       encrypt: "strict",
       trustServerCertificate: false,
     });
@@ -24,14 +26,17 @@ describe("TLS policy (mssql)", () => {
     [{ trustServerCertificate: true }],
   ])("refuses %o with INSECURE_TRANSPORT before any I/O", (tls) => {
     expect(() =>
-      withEntra({ server: SERVER, ...tls } as sql.config, { tokenProvider: fakeTokenProvider(), env: {} }),
+      withEntra({ server: SERVER, ...tls } as sql.config, {
+        tokenProvider: createFakeTokenProvider(),
+        env: {},
+      }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
   });
 
   it("accepts them with allowInsecure: true (local testing)", () => {
     const config = withEntra(
       { server: "localhost", options: { encrypt: false, trustServerCertificate: true } },
-      { tokenProvider: fakeTokenProvider(), env: {}, allowInsecure: true },
+      { tokenProvider: createFakeTokenProvider(), env: {}, allowInsecure: true },
     );
     expect(config.options).toMatchObject({ encrypt: false, trustServerCertificate: true });
   });

@@ -1,11 +1,11 @@
 import { inspect } from "node:util";
 import type { AccessToken } from "@azure/identity";
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { EntraTokenCredential } from "@org/tedious-entra";
 import sql from "mssql";
 import { Connection } from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -22,7 +22,7 @@ describe("withEntra (mssql config)", () => {
   it("gives a ConnectionPool whose per-connection tedious config has the Entra credential and secure TLS", () => {
     const config = withEntra(
       { server: SERVER, database: "app" },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const pool = new sql.ConnectionPool(config);
     const poolConfig = (pool as unknown as { config: sql.config }).config;
@@ -51,7 +51,7 @@ describe("withEntra (mssql config)", () => {
 
   it("rebuilds the same credential into every pooled connection's config", () => {
     const pool = new sql.ConnectionPool(
-      withEntra({ server: SERVER }, { tokenProvider: fakeTokenProvider(), env }),
+      withEntra({ server: SERVER }, { tokenProvider: createFakeTokenProvider(), env }),
     );
     const a = tediousConfigOf(pool).authentication?.options.credential;
     const b = tediousConfigOf(pool).authentication?.options.credential;
@@ -62,7 +62,7 @@ describe("withEntra (mssql config)", () => {
   it("keeps encrypt: 'strict' and the caller's other options", () => {
     const config = withEntra(
       { server: SERVER, options: { encrypt: "strict", appName: "orders" }, pool: { max: 4 } },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const tedious = tediousConfigOf(new sql.ConnectionPool(config));
     expect(tedious.options).toMatchObject({ encrypt: "strict", appName: "orders" });
@@ -75,7 +75,7 @@ describe("withEntra (mssql config)", () => {
       AZURE_SQL_PORT: "1444",
       AZURE_SQL_DATABASE: "inventory",
     };
-    const config = withEntra(undefined, { tokenProvider: fakeTokenProvider(), env: scEnv });
+    const config = withEntra(undefined, { tokenProvider: createFakeTokenProvider(), env: scEnv });
     expect(config).toMatchObject({ server: "srv.database.windows.net", port: 1444, database: "inventory" });
     expect(tediousConfigOf(new sql.ConnectionPool(config)).options).toMatchObject({
       port: 1444,
@@ -84,10 +84,10 @@ describe("withEntra (mssql config)", () => {
     expect(
       withEntra(
         { server: "x.database.windows.net", port: 1433, database: "app" },
-        { tokenProvider: fakeTokenProvider(), env: scEnv },
+        { tokenProvider: createFakeTokenProvider(), env: scEnv },
       ),
     ).toMatchObject({ server: "x.database.windows.net", port: 1433, database: "app" });
-    expect(() => withEntra({}, { tokenProvider: fakeTokenProvider(), env })).toThrowError(
+    expect(() => withEntra({}, { tokenProvider: createFakeTokenProvider(), env })).toThrowError(
       expect.objectContaining({
         code: "MISSING_SETTING",
         message: expect.stringContaining("AZURE_SQL_SERVER"),
@@ -103,7 +103,10 @@ describe("withEntra (mssql config)", () => {
     [{ token: CANARY }, "token"],
   ])("refuses %o", (fields, key) => {
     const attempt = () =>
-      withEntra({ server: SERVER, ...fields } as sql.config, { tokenProvider: fakeTokenProvider(), env });
+      withEntra({ server: SERVER, ...fields } as sql.config, {
+        tokenProvider: createFakeTokenProvider(),
+        env,
+      });
     expect(attempt).toThrowError(
       expect.objectContaining({
         name: "EntraAuthError",
@@ -120,7 +123,7 @@ describe("withEntra (mssql config)", () => {
     expect(() =>
       withEntra(
         { server: SERVER, authentication: { type: "azure-active-directory-default", options: {} } },
-        { tokenProvider: fakeTokenProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     ).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining("every login") }),
@@ -167,7 +170,7 @@ describe("withEntra (mssql config)", () => {
 
   it("can wrap its own result again without stacking beforeConnect hooks", () => {
     let userHook = 0;
-    const options = { tokenProvider: fakeTokenProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     const once = withEntra({ server: SERVER, beforeConnect: () => userHook++ }, options);
     const twice = withEntra(once, options);
     const connection = new Connection(tediousConfigOf(new sql.ConnectionPool(twice)));
@@ -177,7 +180,7 @@ describe("withEntra (mssql config)", () => {
   });
 
   it("never shows the token when the config or pool is inspected or serialised", async () => {
-    const config = withEntra({ server: SERVER }, { tokenProvider: fakeTokenProvider(), env });
+    const config = withEntra({ server: SERVER }, { tokenProvider: createFakeTokenProvider(), env });
     const { token } = await config.authentication.options.credential.getToken(
       "https://database.windows.net/.default",
     );

@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { inspect } from "node:util";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeJwt } from "@org/entra-core/testing";
 import mysqlCallbacks from "mysql2";
 import mysql from "mysql2/promise";
 import { afterEach, describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider, jwt } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 /** The server's final answer after it received the clear-password response. */
@@ -139,7 +139,7 @@ describe("mysql2 clear-password handshake over a real socket", () => {
 
   it("sends the token and a NUL byte when the server switches to mysql_clear_password", async () => {
     server = await startFakeMysqlServer({ ok: true });
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const connection = await mysql.createConnection(
       withEntra(config(server.port, "app") as never, {
         tokenProvider: provider,
@@ -155,7 +155,7 @@ describe("mysql2 clear-password handshake over a real socket", () => {
 
   it("learns the user name from the token before the handshake when none is configured", async () => {
     server = await startFakeMysqlServer({ ok: true });
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const pool = mysql.createPool(
       withEntra(config(server.port) as never, { tokenProvider: provider, env: {}, allowInsecure: true }),
     );
@@ -172,7 +172,7 @@ describe("mysql2 clear-password handshake over a real socket", () => {
     cluster.add(
       "primary",
       withEntra(config(server.port, "app") as never, {
-        tokenProvider: fakeTokenProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: {},
         allowInsecure: true,
       }),
@@ -190,7 +190,9 @@ describe("mysql2 clear-password handshake over a real socket", () => {
 
   it("fails the connection with USERNAME_UNRESOLVED when neither the config nor the token names a user", async () => {
     server = await startFakeMysqlServer({ ok: true });
-    const provider = fakeTokenProvider(jwt({ oid: "00000000-0000-0000-0000-000000000001" }));
+    const provider = createFakeTokenProvider({
+      token: fakeJwt({ oid: "00000000-0000-0000-0000-000000000001" }),
+    });
     const error = await mysql
       .createConnection(
         withEntra(config(server.port) as never, { tokenProvider: provider, env: {}, allowInsecure: true }),
@@ -209,7 +211,7 @@ describe("mysql2 clear-password handshake over a real socket", () => {
       sqlState: "HY000",
       message: "The access token has expired. Please acquire a new token and retry.",
     });
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const error = (await mysql
       .createConnection(
         withEntra(config(server.port, "app") as never, {
@@ -238,7 +240,7 @@ describe("mysql2 clear-password handshake over a real socket", () => {
       sqlState: "28000",
       message: "Access denied for user 'wrong'@'10.0.0.1' (using password: YES)",
     });
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const error = (await mysql
       .createConnection(
         withEntra(config(server.port, "wrong") as never, {

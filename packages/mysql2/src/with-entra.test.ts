@@ -1,9 +1,9 @@
 import { inspect } from "node:util";
 import type { AccessToken } from "@azure/identity";
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import type { ConnectionOptions } from "mysql2";
 import { afterEach, describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -20,7 +20,7 @@ describe("withEntra (mysql2 config)", () => {
   afterEach(() => resetSharedTokenProviders());
 
   it("answers each clear-password switch with the provider's current token and a NUL byte", async () => {
-    const provider = fakeTokenProvider("token-1", "token-2");
+    const provider = createFakeTokenProvider({ tokens: ["token-1", "token-2"] });
     const config = withEntra({ host: "h", user: "app" }, { tokenProvider: provider, env });
     expect(config).not.toHaveProperty("password");
     expect(config).not.toHaveProperty("enableCleartextPlugin");
@@ -33,14 +33,14 @@ describe("withEntra (mysql2 config)", () => {
     const sha = () => () => Buffer.from("x");
     const config = withEntra(
       { host: "h", user: "app", authPlugins: { caching_sha2_password: sha } },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(config.authPlugins?.caching_sha2_password).toBe(sha);
     expect(typeof config.authPlugins?.mysql_clear_password).toBe("function");
   });
 
   it("refuses a config with its own clear-password plugin or legacy authSwitchHandler", () => {
-    const options = { tokenProvider: fakeTokenProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     expect(() =>
       withEntra(
         { host: "h", user: "u", authPlugins: { mysql_clear_password: () => () => Buffer.from("pw\0") } },
@@ -53,7 +53,7 @@ describe("withEntra (mysql2 config)", () => {
   });
 
   it("can wrap its own result again", () => {
-    const options = { tokenProvider: fakeTokenProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     const once = withEntra({ host: "h" }, options);
     const twice = withEntra(once, options);
     expect(typeof twice.authPlugins?.mysql_clear_password).toBe("function");
@@ -61,7 +61,7 @@ describe("withEntra (mysql2 config)", () => {
   });
 
   it("refuses a config or uri carrying a static password", () => {
-    const options = { tokenProvider: fakeTokenProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     for (const secret of [{ password: "s" }, { password1: "s" }, { passwordSha1: "s" }]) {
       expect(() => withEntra({ host: "h", user: "u", ...secret }, options)).toThrowError(
         expect.objectContaining({ name: "EntraAuthError", code: "INVALID_SETTING" }),
@@ -81,7 +81,7 @@ describe("withEntra (mysql2 config)", () => {
         uri: "mysql://app%40x@db.example.com:3307/orders?charset=utf8mb4&connectTimeout=5000",
         database: "other",
       },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(config).not.toHaveProperty("uri");
     expect(config).toMatchObject({
@@ -103,7 +103,7 @@ describe("withEntra (mysql2 config)", () => {
       AZURE_MYSQL_USER: "aad_conn",
       AZURE_MYSQL_SSL: "true",
     };
-    const config = withEntra(undefined, { tokenProvider: fakeTokenProvider(), env: scEnv });
+    const config = withEntra(undefined, { tokenProvider: createFakeTokenProvider(), env: scEnv });
     expect(config).toMatchObject({
       host: "srv.mysql.database.azure.com",
       port: 3307,
@@ -116,7 +116,7 @@ describe("withEntra (mysql2 config)", () => {
 
   it("prefers the explicit user, then options.username, then AZURE_MYSQL_USER", () => {
     const scEnv = { AZURE_MYSQL_USER: "from-env" };
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     expect(
       withEntra({ user: "explicit" }, { tokenProvider: provider, env: scEnv, username: "opt" }).user,
     ).toBe("explicit");
@@ -125,7 +125,7 @@ describe("withEntra (mysql2 config)", () => {
   });
 
   it("installs a stream factory that reads the user from the token only when none is configured", () => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     expect(withEntra({ host: "h", user: "u" }, { tokenProvider: provider, env })).not.toHaveProperty(
       "stream",
     );
@@ -137,7 +137,7 @@ describe("withEntra (mysql2 config)", () => {
 
   it("refuses to guess the user when the caller supplies its own stream", () => {
     expect(() =>
-      withEntra({ host: "h", stream: {} }, { tokenProvider: fakeTokenProvider(), env }),
+      withEntra({ host: "h", stream: {} }, { tokenProvider: createFakeTokenProvider(), env }),
     ).toThrowError(
       expect.objectContaining({
         code: "USERNAME_UNRESOLVED",
@@ -160,7 +160,7 @@ describe("withEntra (mysql2 config)", () => {
   });
 
   it("never shows the token when the config is inspected or serialised", async () => {
-    const config = withEntra({ host: "h", user: "u" }, { tokenProvider: fakeTokenProvider(), env });
+    const config = withEntra({ host: "h", user: "u" }, { tokenProvider: createFakeTokenProvider(), env });
     await answerAuthSwitch(config);
     expect(inspect(config, { depth: 10, showHidden: true })).not.toContain(CANARY);
     expect(JSON.stringify(config)).not.toContain(CANARY);

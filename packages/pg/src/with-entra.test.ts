@@ -1,49 +1,15 @@
 import { inspect } from "node:util";
-import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
 import { EntraAuthError } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJl`;
-}
-
-const CANARY = jwt({
-  xms_mirid: "/subscriptions/s/resourcegroups/r/providers/Microsoft.Web/sites/canary-app",
-});
-
-function fakeProvider(token = CANARY): EntraTokenProvider & { calls: number; invalidations: number } {
-  const provider = {
-    scope: "https://ossrdbms-aad.database.windows.net/.default",
-    calls: 0,
-    invalidations: 0,
-    async getToken(): Promise<EntraAccessToken> {
-      provider.calls++;
-      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-    invalidate() {
-      provider.invalidations++;
-    },
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-  return provider;
-}
 
 const env = {};
 
 describe("withEntra (pg config)", () => {
   it("supplies the provider's token through an async password function", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const config = withEntra(
       { host: "db.postgres.database.azure.com", user: "app" },
       { tokenProvider: provider, env },
@@ -55,14 +21,14 @@ describe("withEntra (pg config)", () => {
   });
 
   it("turns TLS on with certificate verification by default", () => {
-    const config = withEntra({ host: "h", user: "u" }, { tokenProvider: fakeProvider(), env });
+    const config = withEntra({ host: "h", user: "u" }, { tokenProvider: createFakeTokenProvider(), env });
     expect(config.ssl).toBe(true);
   });
 
   it("keeps a caller's verified TLS object (private CA)", () => {
     const config = withEntra(
       { host: "h", user: "u", ssl: { ca: "PEM" } },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(config.ssl).toEqual({ ca: "PEM" });
   });
@@ -73,7 +39,7 @@ describe("withEntra (pg config)", () => {
     ["sslmode=disable", { connectionString: "postgres://u@h/db?sslmode=disable" }],
     ["sslmode=no-verify", { connectionString: "postgres://u@h/db?sslmode=no-verify" }],
   ])("refuses an insecure config (%s) before any I/O", (_name, insecure) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(() =>
       withEntra({ host: "h", user: "u", ...insecure }, { tokenProvider: provider, env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -83,7 +49,7 @@ describe("withEntra (pg config)", () => {
   it("allows an insecure config only with allowInsecure: true", () => {
     const config = withEntra(
       { host: "h", user: "u", ssl: false },
-      { tokenProvider: fakeProvider(), env, allowInsecure: true },
+      { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
     );
     expect(config.ssl).toBe(false);
   });
@@ -94,15 +60,15 @@ describe("withEntra (pg config)", () => {
       AZURE_POSTGRESQL_SSL: "false",
       AZURE_POSTGRESQL_USER: "u",
     };
-    expect(() => withEntra(undefined, { tokenProvider: fakeProvider(), env: insecureEnv })).toThrow(
-      EntraAuthError,
-    );
+    expect(() =>
+      withEntra(undefined, { tokenProvider: createFakeTokenProvider(), env: insecureEnv }),
+    ).toThrow(EntraAuthError);
   });
 
   it("parses a connectionString into fields so the password function survives", () => {
     const config = withEntra(
       { connectionString: "postgresql://app%40x@db.example.com:6432/orders?application_name=svc" },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(config).not.toHaveProperty("connectionString");
     expect(config).toMatchObject({ host: "db.example.com", port: 6432, database: "orders", user: "app@x" });
@@ -111,7 +77,7 @@ describe("withEntra (pg config)", () => {
   });
 
   it("refuses a connectionString or config carrying a static password", () => {
-    const options = { tokenProvider: fakeProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     expect(() => withEntra({ connectionString: "postgres://u:secret@h/db" }, options)).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING" }),
     );
@@ -128,7 +94,7 @@ describe("withEntra (pg config)", () => {
       AZURE_POSTGRESQL_USER: "aad_conn",
       AZURE_POSTGRESQL_SSL: "true",
     };
-    const config = withEntra(undefined, { tokenProvider: fakeProvider(), env: scEnv });
+    const config = withEntra(undefined, { tokenProvider: createFakeTokenProvider(), env: scEnv });
     expect(config).toMatchObject({
       host: "srv.postgres.database.azure.com",
       port: 5433,
@@ -140,7 +106,7 @@ describe("withEntra (pg config)", () => {
 
   it("prefers the explicit user, then options.username, then AZURE_POSTGRESQL_USER", () => {
     const scEnv = { AZURE_POSTGRESQL_USER: "from-env" };
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(
       withEntra({ user: "explicit" }, { tokenProvider: provider, env: scEnv, username: "opt" }).user,
     ).toBe("explicit");
@@ -149,7 +115,10 @@ describe("withEntra (pg config)", () => {
   });
 
   it("lets a pool learn the user name from the token's claims before connecting", async () => {
-    const config = withEntra({ host: "127.0.0.1", port: 1 }, { tokenProvider: fakeProvider(), env });
+    const config = withEntra(
+      { host: "127.0.0.1", port: 1 },
+      { tokenProvider: createFakeTokenProvider(), env },
+    );
     expect(config.user).toBeUndefined();
     const EntraClient = config.Client as typeof pg.Client;
     expect(new EntraClient(config)).toBeInstanceOf(pg.Client);
@@ -160,7 +129,7 @@ describe("withEntra (pg config)", () => {
   });
 
   it("never shows the token when the config is inspected", async () => {
-    const config = withEntra({ host: "h", user: "u" }, { tokenProvider: fakeProvider(), env });
+    const config = withEntra({ host: "h", user: "u" }, { tokenProvider: createFakeTokenProvider(), env });
     await (config.password as () => Promise<string>).call(undefined);
     expect(inspect(config, { depth: 10, showHidden: true })).not.toContain(CANARY);
     expect(JSON.stringify(config)).not.toContain(CANARY);

@@ -1,26 +1,9 @@
 import { inspect } from "node:util";
-import type { EntraTokenProvider } from "@org/entra-core";
+import { createFakeTokenProvider } from "@org/entra-core/testing";
 import { describe, expect, it } from "vitest";
 import { createEntraAdapter, entraDatabaseUrl } from "./index.js";
 
 const TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ upn: "dev@contoso.com" })).toString("base64url")}.c2ln+/=`;
-
-function fakeProvider(): EntraTokenProvider {
-  return {
-    scope: "https://ossrdbms-aad.database.windows.net/.default",
-    getToken: async () => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }),
-    invalidate() {},
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-}
 
 const env = {};
 
@@ -52,7 +35,7 @@ describe("createEntraAdapter", () => {
   });
 
   it("returns factories with Prisma's provider names and no token in util.inspect", async () => {
-    const tokenProvider = fakeProvider();
+    const tokenProvider = createFakeTokenProvider({ token: TOKEN });
     const pg = createEntraAdapter({ provider: "postgresql", host: "h" }, { env, tokenProvider });
     const mysql = createEntraAdapter({ provider: "mysql", host: "h" }, { env, tokenProvider });
     expect(pg.provider).toBe("postgres");
@@ -65,7 +48,10 @@ describe("entraDatabaseUrl", () => {
   it("builds a PostgreSQL URL with the encoded user and token and TLS required and verified", async () => {
     const url = await entraDatabaseUrl(
       { provider: "postgresql" },
-      { tokenProvider: fakeProvider(), env: { AZURE_POSTGRESQL_HOST: "srv.postgres.database.azure.com" } },
+      {
+        tokenProvider: createFakeTokenProvider({ token: TOKEN }),
+        env: { AZURE_POSTGRESQL_HOST: "srv.postgres.database.azure.com" },
+      },
     );
     expect(url).toBe(
       `postgresql://dev%40contoso.com:${encodeURIComponent(TOKEN)}@srv.postgres.database.azure.com:5432/postgres?sslmode=require&sslaccept=strict`,
@@ -77,7 +63,7 @@ describe("entraDatabaseUrl", () => {
     const url = await entraDatabaseUrl(
       { provider: "mysql" },
       {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider({ token: TOKEN }),
         env: {
           AZURE_MYSQL_HOST: "m.mysql.database.azure.com",
           AZURE_MYSQL_DATABASE: "app",
@@ -91,7 +77,7 @@ describe("entraDatabaseUrl", () => {
   });
 
   it("needs a host, refuses *_SSL=false and sqlserver", async () => {
-    const tokenProvider = fakeProvider();
+    const tokenProvider = createFakeTokenProvider({ token: TOKEN });
     await expect(entraDatabaseUrl({ provider: "postgresql" }, { tokenProvider, env })).rejects.toMatchObject({
       code: "MISSING_SETTING",
     });

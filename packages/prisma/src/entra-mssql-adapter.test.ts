@@ -1,35 +1,10 @@
 import { createRequire } from "node:module";
 import { inspect } from "node:util";
-import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import { createFakeTokenProvider } from "@org/entra-core/testing";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createEntraAdapter, EntraMssqlAdapterFactory } from "./index.js";
 
 const TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ aud: "https://database.windows.net/", oid: "o" })).toString("base64url")}.c3Fs`;
-
-function fakeProvider(): EntraTokenProvider & { calls: number; invalidations: number } {
-  const provider = {
-    scope: "https://database.windows.net/.default",
-    calls: 0,
-    invalidations: 0,
-    async getToken(): Promise<EntraAccessToken> {
-      provider.calls++;
-      return { token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-    invalidate() {
-      provider.invalidations++;
-    },
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-  return provider;
-}
 
 const env = {};
 
@@ -69,7 +44,7 @@ afterEach(() => {
 
 describe('createEntraAdapter({ provider: "sqlserver" })', () => {
   it("hands adapter-mssql an mssql config with token-credential authentication and TDS 8 TLS", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider({ token: TOKEN });
     const stop = new Error("stop: captured");
     const configs = stopPoolConnect(async () => {
       throw stop;
@@ -101,7 +76,7 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
     const factory = createEntraAdapter(
       { provider: "sqlserver", adapterOptions: { schema: "sales" } },
       {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider({ token: TOKEN }),
         env: {
           AZURE_SQL_SERVER: "sc.database.windows.net",
           AZURE_SQL_DATABASE: "orders",
@@ -122,7 +97,7 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
     });
     const factory = createEntraAdapter(
       { provider: "sqlserver", server: "db.database.windows.net" },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider({ token: TOKEN }), env },
     );
     const error = await factory.connect().then(
       () => undefined,
@@ -142,7 +117,7 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
     });
     const factory = createEntraAdapter(
       { provider: "sqlserver", server: "db.database.windows.net" },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider({ token: TOKEN }), env },
     );
     await expect(factory.connect()).rejects.toBe(refused);
   });
@@ -151,7 +126,7 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
     ["encrypt: false", { options: { encrypt: false } }],
     ["trustServerCertificate: true", { options: { trustServerCertificate: true } }],
   ])("refuses %s with INSECURE_TRANSPORT before any I/O", (_name, extra) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider({ token: TOKEN });
     expect(() =>
       createEntraAdapter({ provider: "sqlserver", server: "s", ...extra }, { tokenProvider: provider, env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -169,7 +144,7 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
     let error: unknown;
     try {
       createEntraAdapter({ provider: "sqlserver", server: "s", ...extra } as never, {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider({ token: TOKEN }),
         env,
       });
     } catch (e) {
@@ -181,11 +156,14 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
 
   it("no server anywhere is MISSING_SETTING; no token in util.inspect of the factory", () => {
     expect(() =>
-      createEntraAdapter({ provider: "sqlserver" }, { tokenProvider: fakeProvider(), env }),
+      createEntraAdapter(
+        { provider: "sqlserver" },
+        { tokenProvider: createFakeTokenProvider({ token: TOKEN }), env },
+      ),
     ).toThrowError(expect.objectContaining({ code: "MISSING_SETTING" }));
     const factory = createEntraAdapter(
       { provider: "sqlserver", server: "s" },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider({ token: TOKEN }), env },
     );
     expect(inspect(factory, { depth: 8, showHidden: true })).not.toContain(TOKEN);
   });

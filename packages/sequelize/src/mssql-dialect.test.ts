@@ -1,42 +1,10 @@
 import { EventEmitter } from "node:events";
 import { inspect } from "node:util";
-import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { type Options, Sequelize } from "sequelize";
 import * as tedious from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJlLXNxbA`;
-}
-
-const CANARY = jwt({ aud: "https://database.windows.net/", oid: "canary" });
-
-function fakeProvider(): EntraTokenProvider & { calls: number; invalidations: number } {
-  const provider = {
-    scope: "https://database.windows.net/.default",
-    calls: 0,
-    invalidations: 0,
-    async getToken(): Promise<EntraAccessToken> {
-      provider.calls++;
-      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-    invalidate() {
-      provider.invalidations++;
-    },
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-  return provider;
-}
 
 const env = {};
 
@@ -99,7 +67,7 @@ afterEach(async () => {
 
 describe("withEntra (mssql dialect): the tedious config Sequelize builds", () => {
   it("token-credential authentication, encrypt strict, trustServerCertificate false (Sequelize defaults it to true)", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const fake = fakeTedious();
     const sequelize = open(
       withEntra(
@@ -142,7 +110,7 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
           },
         },
         {
-          tokenProvider: fakeProvider(),
+          tokenProvider: createFakeTokenProvider(),
           env: { AZURE_SQL_SERVER: "sc.database.windows.net", AZURE_SQL_DATABASE: "orders" },
         },
       ),
@@ -162,7 +130,7 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
   });
 
   it("a rejected login names the reason, and an expired token is dropped from the cache", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const loginError = Object.assign(
       new Error("Login failed for user '<token-identified principal>'. Token is expired."),
       { code: "ELOGIN" },
@@ -199,7 +167,7 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
             },
           },
         },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     const connection = await sequelize.connectionManager.getConnection({ type: "write" });
@@ -213,9 +181,9 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
     const fake = fakeTedious();
     const once = withEntra(
       { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
-    const twice = withEntra(once, { tokenProvider: fakeProvider(), env });
+    const twice = withEntra(once, { tokenProvider: createFakeTokenProvider(), env });
     const hooks = (twice.hooks as unknown as { beforeConnect: unknown[] }).beforeConnect;
     expect(hooks).toHaveLength(1);
     expect(Object.getPrototypeOf(twice.dialectModule)).toBe(fake.module);
@@ -225,7 +193,7 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
     const fake = fakeTedious();
     const options = withEntra(
       { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const sequelize = open(options);
     const connection = await sequelize.connectionManager.getConnection({ type: "write" });
@@ -243,7 +211,7 @@ describe("withEntra (mssql dialect): refusals before any I/O", () => {
     ["encrypt: false", { options: { encrypt: false } }],
     ["trustServerCertificate: true", { options: { trustServerCertificate: true } }],
   ])("refuses %s with INSECURE_TRANSPORT", (_name, dialectOptions) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(() =>
       withEntra({ dialect: "mssql", host: "h", dialectOptions }, { tokenProvider: provider, env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -253,7 +221,7 @@ describe("withEntra (mssql dialect): refusals before any I/O", () => {
   it("allowInsecure lets them through (local testing only)", () => {
     const options = withEntra(
       { dialect: "mssql", host: "localhost", dialectOptions: { options: { trustServerCertificate: true } } },
-      { tokenProvider: fakeProvider(), env, allowInsecure: true },
+      { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
     );
     expect(
       (options.dialectOptions as { options: Record<string, unknown> }).options.trustServerCertificate,
@@ -282,7 +250,10 @@ describe("withEntra (mssql dialect): refusals before any I/O", () => {
   ])("refuses %s with INVALID_SETTING", (_name, extra) => {
     let error: unknown;
     try {
-      withEntra({ dialect: "mssql", host: "h", ...extra } as Options, { tokenProvider: fakeProvider(), env });
+      withEntra({ dialect: "mssql", host: "h", ...extra } as Options, {
+        tokenProvider: createFakeTokenProvider(),
+        env,
+      });
     } catch (e) {
       error = e;
     }
@@ -291,8 +262,8 @@ describe("withEntra (mssql dialect): refusals before any I/O", () => {
   });
 
   it("no host anywhere is MISSING_SETTING", () => {
-    expect(() => withEntra({ dialect: "mssql" }, { tokenProvider: fakeProvider(), env })).toThrowError(
-      expect.objectContaining({ code: "MISSING_SETTING" }),
-    );
+    expect(() =>
+      withEntra({ dialect: "mssql" }, { tokenProvider: createFakeTokenProvider(), env }),
+    ).toThrowError(expect.objectContaining({ code: "MISSING_SETTING" }));
   });
 });

@@ -1,42 +1,8 @@
 import { inspect } from "node:util";
-import type { EntraAccessToken, EntraTokenProvider } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { type Options, Sequelize } from "sequelize";
 import { describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}.c2lnbmF0dXJl`;
-}
-
-const CANARY = jwt({
-  xms_mirid: "/subscriptions/s/resourcegroups/r/providers/Microsoft.Web/sites/canary-app",
-});
-
-function fakeProvider(token = CANARY): EntraTokenProvider & { calls: number; invalidations: number } {
-  const provider = {
-    scope: "https://ossrdbms-aad.database.windows.net/.default",
-    calls: 0,
-    invalidations: 0,
-    async getToken(): Promise<EntraAccessToken> {
-      provider.calls++;
-      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
-    invalidate() {
-      provider.invalidations++;
-    },
-    stats: {
-      credentialCalls: 0,
-      cacheHits: 0,
-      refreshes: 0,
-      failures: 0,
-      sameTokenReturned: 0,
-      expiresOnTimestamp: undefined,
-    },
-    close() {},
-  };
-  return provider;
-}
 
 const env = {};
 type Hook = (config: Record<string, unknown>) => Promise<void> | void;
@@ -58,7 +24,7 @@ const insecure = [
 
 describe("withEntra (postgres dialect)", () => {
   it("passes pg-entra's password function, which pg calls for each connection", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const options = withEntra(
       { dialect: "postgres", host: "db.postgres.database.azure.com", username: "app" },
       { tokenProvider: provider, env },
@@ -72,7 +38,7 @@ describe("withEntra (postgres dialect)", () => {
   });
 
   it("turns verified TLS on in dialectOptions.ssl and keeps a private CA", () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(
       withEntra({ dialect: "postgres", username: "u" }, { tokenProvider: provider, env }).dialectOptions,
     ).toEqual({ ssl: true });
@@ -87,7 +53,7 @@ describe("withEntra (postgres dialect)", () => {
     const options = withEntra(
       { dialect: "postgres" },
       {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: {
           AZURE_POSTGRESQL_HOST: "srv.postgres.database.azure.com",
           AZURE_POSTGRESQL_PORT: "6432",
@@ -106,7 +72,7 @@ describe("withEntra (postgres dialect)", () => {
   });
 
   it("learns the user name from the token in beforeConnect when none is configured", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const options = withEntra({ dialect: "postgres", host: "h" }, { tokenProvider: provider, env });
     expect(options.username).toBeUndefined();
     const config: Record<string, unknown> = {};
@@ -115,7 +81,7 @@ describe("withEntra (postgres dialect)", () => {
   });
 
   it.each(insecure)("refuses an insecure config (%s) before any I/O", (_name, dialectOptions) => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     expect(() =>
       withEntra({ dialect: "postgres", username: "u", dialectOptions }, { tokenProvider: provider, env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -126,12 +92,12 @@ describe("withEntra (postgres dialect)", () => {
     expect(() =>
       withEntra(
         { dialect: "postgres" },
-        { tokenProvider: fakeProvider(), env: { AZURE_POSTGRESQL_SSL: "false" } },
+        { tokenProvider: createFakeTokenProvider(), env: { AZURE_POSTGRESQL_SSL: "false" } },
       ),
     ).toThrowError(expect.objectContaining({ code: "INSECURE_TRANSPORT" }));
     const options = withEntra(
       { dialect: "postgres", username: "u", dialectOptions: { ssl: false } },
-      { tokenProvider: fakeProvider(), env, allowInsecure: true },
+      { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
     );
     expect(options.dialectOptions).toEqual({ ssl: false });
   });
@@ -140,7 +106,7 @@ describe("withEntra (postgres dialect)", () => {
     const sequelize = new Sequelize(
       withEntra(
         { dialect: "postgres", username: "u", logging: false },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     const config = (sequelize.connectionManager as unknown as { config: { password: unknown } }).config;
@@ -151,7 +117,7 @@ describe("withEntra (postgres dialect)", () => {
 
 describe("withEntra (mysql dialect, mysql2)", () => {
   it("puts mysql2-entra's clear-password plugin and verified TLS into dialectOptions", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const options = withEntra(
       {
         dialect: "mysql",
@@ -178,7 +144,7 @@ describe("withEntra (mysql dialect, mysql2)", () => {
     const options = withEntra(
       { dialect: "mysql" },
       {
-        tokenProvider: fakeProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: { AZURE_MYSQL_HOST: "m.mysql.database.azure.com", AZURE_MYSQL_DATABASE: "d" },
       },
     );
@@ -189,7 +155,7 @@ describe("withEntra (mysql dialect, mysql2)", () => {
   it.each([...insecure, ["an SSL profile name", { ssl: "Amazon RDS" }]] as const)(
     "refuses an insecure config (%s) before any I/O",
     (_name, dialectOptions) => {
-      const provider = fakeProvider();
+      const provider = createFakeTokenProvider();
       expect(() =>
         withEntra({ dialect: "mysql", username: "u", dialectOptions }, { tokenProvider: provider, env }),
       ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -200,7 +166,7 @@ describe("withEntra (mysql dialect, mysql2)", () => {
 
 describe("withEntra (mariadb dialect)", () => {
   it("sets a fresh token as a hidden config.password in beforeConnect, for each connection", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const options = withEntra(
       { dialect: "mariadb", host: "db.mysql.database.azure.com", username: "app" },
       { tokenProvider: provider, env },
@@ -217,7 +183,10 @@ describe("withEntra (mariadb dialect)", () => {
   });
 
   it("learns the user name from the token at connect time when none is configured", async () => {
-    const options = withEntra({ dialect: "mariadb", host: "h" }, { tokenProvider: fakeProvider(), env });
+    const options = withEntra(
+      { dialect: "mariadb", host: "h" },
+      { tokenProvider: createFakeTokenProvider(), env },
+    );
     const config: Record<string, unknown> = {};
     await runBeforeConnect(options, config);
     expect(config.username).toBe("canary-app");
@@ -237,7 +206,7 @@ describe("withEntra (mariadb dialect)", () => {
           afterConnect,
         },
       },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     const config: Record<string, unknown> = {};
     await runBeforeConnect(asFunction, config);
@@ -249,14 +218,14 @@ describe("withEntra (mariadb dialect)", () => {
     const second = async () => void calls.push("second");
     const asArray = withEntra(
       { dialect: "mariadb", username: "u", hooks: { beforeConnect: [first, second] as never } },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(beforeConnectHooks(asArray)).toHaveLength(3);
     expect(beforeConnectHooks(asArray).slice(0, 2)).toEqual([first, second]);
   });
 
   it("wrapping twice runs the token hook once", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const once = withEntra({ dialect: "mariadb", username: "u" }, { tokenProvider: provider, env });
     const twice = withEntra(once, { tokenProvider: provider, env });
     expect(beforeConnectHooks(twice)).toHaveLength(1);
@@ -274,7 +243,7 @@ describe("withEntra (mariadb dialect)", () => {
           logging: false,
           hooks: { beforeConnect: () => void seen.push("theirs") },
         },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     const manager = sequelize.connectionManager as unknown as { config: Record<string, unknown> };
@@ -288,7 +257,7 @@ describe("withEntra (mariadb dialect)", () => {
   });
 
   it("maps the server's token errors from the connector, drops an expired token, and says what to do", async () => {
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const failure = Object.assign(
       new Error(
         "(conn:-1, no: 9119, SQLState: 28000) The access token has expired. Please acquire a new token and retry.",
@@ -317,7 +286,7 @@ describe("withEntra (mariadb dialect)", () => {
       errno: 1045,
       sqlMessage: "Access denied for user 'wrong'@'%' (using password: YES)",
     });
-    const provider = fakeProvider();
+    const provider = createFakeTokenProvider();
     const options = withEntra(
       {
         dialect: "mariadb",
@@ -343,7 +312,7 @@ describe("withEntra (mariadb dialect)", () => {
   it.each([...insecure, ['ssl: "false" (read as off by the connector)', { ssl: "false" }]] as const)(
     "refuses an insecure config (%s) before any I/O",
     (_name, dialectOptions) => {
-      const provider = fakeProvider();
+      const provider = createFakeTokenProvider();
       expect(() =>
         withEntra({ dialect: "mariadb", username: "u", dialectOptions }, { tokenProvider: provider, env }),
       ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -353,18 +322,21 @@ describe("withEntra (mariadb dialect)", () => {
 
   it("refuses AZURE_MYSQL_SSL=false and a restrictedAuth list without mysql_clear_password", () => {
     expect(() =>
-      withEntra({ dialect: "mariadb" }, { tokenProvider: fakeProvider(), env: { AZURE_MYSQL_SSL: "false" } }),
+      withEntra(
+        { dialect: "mariadb" },
+        { tokenProvider: createFakeTokenProvider(), env: { AZURE_MYSQL_SSL: "false" } },
+      ),
     ).toThrowError(expect.objectContaining({ code: "INSECURE_TRANSPORT" }));
     expect(() =>
       withEntra(
         { dialect: "mariadb", dialectOptions: { restrictedAuth: "mysql_native_password" } },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     ).toThrowError(expect.objectContaining({ code: "INVALID_SETTING" }));
     expect(() =>
       withEntra(
         { dialect: "mariadb", dialectOptions: { restrictedAuth: ["mysql_clear_password"] } },
-        { tokenProvider: fakeProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     ).not.toThrow();
   });
@@ -376,7 +348,7 @@ describe("withEntra (all dialects)", () => {
     const define = { timestamps: false };
     const options = withEntra(
       { dialect: "mariadb", username: "u", logging, define, pool: { max: 7 }, timezone: "+02:00" },
-      { tokenProvider: fakeProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(options.logging).toBe(logging);
     expect(options.define).toBe(define);
@@ -386,15 +358,20 @@ describe("withEntra (all dialects)", () => {
 
   it.each(["postgres", "mysql", "mariadb"] as const)("refuses a static password (%s)", (dialect) => {
     expect(() =>
-      withEntra({ dialect, username: "u", password: "secret" }, { tokenProvider: fakeProvider(), env }),
+      withEntra(
+        { dialect, username: "u", password: "secret" },
+        { tokenProvider: createFakeTokenProvider(), env },
+      ),
     ).toThrowError(expect.objectContaining({ code: "INVALID_SETTING" }));
   });
 
   it("refuses other dialects and a missing dialect, with what to do", () => {
-    expect(() => withEntra({ dialect: "sqlite" }, { tokenProvider: fakeProvider(), env })).toThrowError(
+    expect(() =>
+      withEntra({ dialect: "sqlite" }, { tokenProvider: createFakeTokenProvider(), env }),
+    ).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining("postgres") }),
     );
-    expect(() => withEntra(undefined, { tokenProvider: fakeProvider(), env })).toThrowError(
+    expect(() => withEntra(undefined, { tokenProvider: createFakeTokenProvider(), env })).toThrowError(
       expect.objectContaining({ code: "MISSING_SETTING" }),
     );
   });
@@ -402,7 +379,10 @@ describe("withEntra (all dialects)", () => {
   it.each(["postgres", "mysql", "mariadb"] as const)(
     "no token in util.inspect of the options (%s)",
     async (dialect) => {
-      const options = withEntra({ dialect, username: "u" }, { tokenProvider: fakeProvider(), env });
+      const options = withEntra(
+        { dialect, username: "u" },
+        { tokenProvider: createFakeTokenProvider(), env },
+      );
       await runBeforeConnect(options, {});
       expect(inspect(options, { depth: 8, showHidden: true })).not.toContain(CANARY);
     },

@@ -1,8 +1,8 @@
 import { EntraAuthError, resetSharedTokenProviders } from "@org/entra-core";
+import { createFakeTokenProvider } from "@org/entra-core/testing";
 import { Connection, ConnectionError, RequestError } from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
 import { explainEntraError, watchEntraErrors } from "./explain-entra-error.js";
-import { fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const SERVER = "myserver.database.windows.net";
@@ -10,7 +10,7 @@ const PRINCIPAL = "Login failed for user '<token-identified principal>'.";
 
 /** A config with an Entra credential that has handed out one token (so it knows its provider). */
 async function setUp() {
-  const provider = fakeTokenProvider();
+  const provider = createFakeTokenProvider();
   const config = withEntra({ server: SERVER }, { tokenProvider: provider, env: {} });
   await config.authentication.options.credential.getToken("https://database.windows.net/.default");
   return { provider, config };

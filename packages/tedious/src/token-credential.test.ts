@@ -1,9 +1,9 @@
 import { inspect } from "node:util";
 import type { AccessToken, GetTokenOptions } from "@azure/core-auth";
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEntraTokenCredential } from "./entra-token-credential.js";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 
 const SQL_SCOPE = "https://database.windows.net/.default";
 
@@ -23,7 +23,7 @@ describe("createEntraTokenCredential", () => {
   afterEach(() => resetSharedTokenProviders());
 
   it("answers each login with the provider's current token", async () => {
-    const provider = fakeTokenProvider("token-1", "token-2");
+    const provider = createFakeTokenProvider({ tokens: ["token-1", "token-2"] });
     const credential = createEntraTokenCredential({ tokenProvider: provider, env: {} });
     expect(await credential.getToken(SQL_SCOPE)).toEqual({
       token: "token-1",
@@ -34,7 +34,7 @@ describe("createEntraTokenCredential", () => {
   });
 
   it("passes the caller's abortSignal through to the provider", async () => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const credential = createEntraTokenCredential({ tokenProvider: provider, env: {} });
     const controller = new AbortController();
     await credential.getToken(SQL_SCOPE, { abortSignal: controller.signal });
@@ -96,7 +96,7 @@ describe("createEntraTokenCredential", () => {
   });
 
   it("invalidate() drops the cached token of the providers it used", async () => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const credential = createEntraTokenCredential({ tokenProvider: provider, env: {} });
     credential.invalidate();
     expect(provider.invalidations).toBe(0);
@@ -107,7 +107,7 @@ describe("createEntraTokenCredential", () => {
 
   it("holds no token and no environment where inspect could see it", async () => {
     const credential = createEntraTokenCredential({
-      tokenProvider: fakeTokenProvider(),
+      tokenProvider: createFakeTokenProvider(),
       env: { AZURE_SQL_SERVER: "srv.database.windows.net", OTHER_SECRET: "do-not-show" },
     });
     await credential.getToken(SQL_SCOPE);

@@ -1,10 +1,10 @@
 import { inspect } from "node:util";
 import type { AccessToken } from "@azure/core-auth";
 import { resetSharedTokenProviders } from "@org/entra-core";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { Connection } from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
 import { EntraTokenCredential } from "./entra-token-credential.js";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -21,7 +21,7 @@ describe("withEntra (tedious config)", () => {
   it("returns a config tedious accepts, with token-credential authentication and secure TLS", () => {
     const config = withEntra(
       { server: SERVER, options: { database: "app", appName: "orders" } },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(config).toMatchObject({
       server: SERVER,
@@ -51,7 +51,7 @@ describe("withEntra (tedious config)", () => {
         server: SERVER,
         options: { encrypt: "strict", serverName: "alias.example.com", cryptoCredentialsDetails: { ca } },
       },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     );
     expect(config.options).toMatchObject({
       encrypt: "strict",
@@ -69,14 +69,14 @@ describe("withEntra (tedious config)", () => {
       AZURE_SQL_DATABASE: "inventory",
       AZURE_SQL_AUTHENTICATIONTYPE: "azure-active-directory-default",
     };
-    const config = withEntra(undefined, { tokenProvider: fakeTokenProvider(), env: scEnv });
+    const config = withEntra(undefined, { tokenProvider: createFakeTokenProvider(), env: scEnv });
     expect(config).toMatchObject({
       server: "srv.database.windows.net",
       options: { port: 1444, database: "inventory", encrypt: "strict" },
     });
     const explicit = withEntra(
       { server: "other.database.windows.net", options: { port: 1433, database: "app" } },
-      { tokenProvider: fakeTokenProvider(), env: scEnv },
+      { tokenProvider: createFakeTokenProvider(), env: scEnv },
     );
     expect(explicit).toMatchObject({
       server: "other.database.windows.net",
@@ -101,14 +101,14 @@ describe("withEntra (tedious config)", () => {
   it("does not add AZURE_SQL_PORT to a config that names an instance", () => {
     const config = withEntra(
       { server: SERVER, options: { instanceName: "SQLEXPRESS" } },
-      { tokenProvider: fakeTokenProvider(), env: { AZURE_SQL_PORT: "1433" } },
+      { tokenProvider: createFakeTokenProvider(), env: { AZURE_SQL_PORT: "1433" } },
     );
     expect(config.options).not.toHaveProperty("port");
     expect(() => new Connection(config)).not.toThrow();
   });
 
   it("refuses a missing server or a malformed Service Connector variable before any I/O", () => {
-    const options = { tokenProvider: fakeTokenProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     expect(() => withEntra({}, options)).toThrowError(
       expect.objectContaining({
         code: "MISSING_SETTING",
@@ -117,7 +117,7 @@ describe("withEntra (tedious config)", () => {
     );
     expect(() =>
       withEntra(undefined, {
-        tokenProvider: fakeTokenProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: { AZURE_SQL_SERVER: "s", AZURE_SQL_PORT: "x" },
       }),
     ).toThrowError(
@@ -153,7 +153,7 @@ describe("withEntra (tedious config)", () => {
     const attempt = () =>
       withEntra(
         { server: SERVER, authentication: { type, options: authOptions } as never },
-        { tokenProvider: fakeTokenProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       );
     expect(attempt).toThrowError(
       expect.objectContaining({
@@ -169,7 +169,7 @@ describe("withEntra (tedious config)", () => {
     expect(() =>
       withEntra(
         { server: SERVER, authentication: { authenticationType: "azure-active-directory-default" } as never },
-        { tokenProvider: fakeTokenProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     ).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining("no `type`") }),
@@ -201,7 +201,7 @@ describe("withEntra (tedious config)", () => {
   });
 
   it("can wrap its own result again", () => {
-    const options = { tokenProvider: fakeTokenProvider(), env };
+    const options = { tokenProvider: createFakeTokenProvider(), env };
     const once = withEntra({ server: SERVER }, options);
     const twice = withEntra(once, options);
     expect(twice.authentication?.type).toBe("token-credential");
@@ -212,7 +212,7 @@ describe("withEntra (tedious config)", () => {
   it("never shows the token when the config or connection is inspected or serialised", async () => {
     const config = withEntra(
       { server: SERVER },
-      { tokenProvider: fakeTokenProvider(), env: { ...env, AZURE_SQL_SECRETISH: "x" } },
+      { tokenProvider: createFakeTokenProvider(), env: { ...env, AZURE_SQL_SECRETISH: "x" } },
     );
     const { token } = await credentialOf(config).getToken("https://database.windows.net/.default");
     expect(token).toBe(CANARY);

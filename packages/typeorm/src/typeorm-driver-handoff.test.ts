@@ -1,8 +1,8 @@
 import "reflect-metadata";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { DataSource as DataSource03 } from "typeorm";
 import { DataSource as DataSource1 } from "typeorm1";
 import { describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 /**
@@ -50,7 +50,7 @@ describe.each(majors)("TypeORM %s passes the wired options to the driver", (_maj
     const dataSource = new DataSource(
       withEntra(
         { type: "postgres", url: "postgres://app@db.example.com:6432/shop", poolSize: 1, driver },
-        { tokenProvider: fakeTokenProvider(), env: {} },
+        { tokenProvider: createFakeTokenProvider(), env: {} },
       ),
     );
     await expect(dataSource.initialize()).rejects.toBe(stop);
@@ -69,7 +69,10 @@ describe.each(majors)("TypeORM %s passes the wired options to the driver", (_maj
   it("postgres: with no username the token-reading pg Client reaches pg.Pool", async () => {
     const { driver, captured, stop } = capturingDriver();
     const dataSource = new DataSource(
-      withEntra({ type: "postgres", host: "h", driver }, { tokenProvider: fakeTokenProvider(), env: {} }),
+      withEntra(
+        { type: "postgres", host: "h", driver },
+        { tokenProvider: createFakeTokenProvider(), env: {} },
+      ),
     );
     await expect(dataSource.initialize()).rejects.toBe(stop);
     expect(typeof captured[0]?.Client).toBe("function");
@@ -80,7 +83,7 @@ describe.each(majors)("TypeORM %s passes the wired options to the driver", (_maj
     const dataSource = new DataSource(
       withEntra(
         { type: "mysql", host: "h", database: "shop", driver },
-        { tokenProvider: fakeTokenProvider(), env: {} },
+        { tokenProvider: createFakeTokenProvider(), env: {} },
       ),
     );
     await expect(dataSource.initialize()).rejects.toBe(stop);

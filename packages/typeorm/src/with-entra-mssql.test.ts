@@ -1,9 +1,9 @@
 import "reflect-metadata";
 import { inspect } from "node:util";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { DataSource as DataSource03 } from "typeorm";
 import { DataSource as DataSource1 } from "typeorm1";
 import { describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -44,7 +44,7 @@ const majors = [
 
 describe.each(majors)("TypeORM %s type mssql: the config TypeORM hands mssql", (_major, DataSource) => {
   it("token-credential authentication, encrypt strict, trustServerCertificate false, the Entra beforeConnect", async () => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const { driver, captured, stop } = capturingMssql();
     const dataSource = new DataSource(
       withEntra(
@@ -77,7 +77,7 @@ describe.each(majors)("TypeORM %s type mssql: the config TypeORM hands mssql", (
           extra: { pool: { max: 3 }, connectionTimeout: 5_000 },
           driver,
         },
-        { tokenProvider: fakeTokenProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     await expect(dataSource.initialize()).rejects.toBe(stop);
@@ -101,7 +101,7 @@ describe.each(majors)("TypeORM %s type mssql: the config TypeORM hands mssql", (
     const dataSource = new DataSource(
       withEntra(
         { type: "mssql", host: "h.database.windows.net", extra: { options: { appName: "x" } }, driver },
-        { tokenProvider: fakeTokenProvider(), env },
+        { tokenProvider: createFakeTokenProvider(), env },
       ),
     );
     await expect(dataSource.initialize()).rejects.toBe(stop);
@@ -118,7 +118,7 @@ describe.each(majors)("TypeORM %s type mssql: the config TypeORM hands mssql", (
       withEntra(
         { type: "mssql", driver },
         {
-          tokenProvider: fakeTokenProvider(),
+          tokenProvider: createFakeTokenProvider(),
           env: {
             AZURE_SQL_SERVER: "sc.database.windows.net",
             AZURE_SQL_PORT: "1433",
@@ -159,7 +159,7 @@ describe("withEntra (TypeORM type mssql)", () => {
           slaves: [{ url: "mssql://secondary.database.windows.net/orders" }],
         },
       },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     ) as unknown as {
       replication: { master: Record<string, unknown>; slaves: Record<string, unknown>[] };
       extra: MssqlConfig;
@@ -184,7 +184,7 @@ describe("withEntra (TypeORM type mssql)", () => {
     ["extra.options.encrypt: false", { extra: { options: { encrypt: false } } }],
     ["extra.trustServerCertificate: true", { extra: { trustServerCertificate: true } }],
   ])("refuses %s with INSECURE_TRANSPORT before any I/O", (_name, extra) => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     expect(() =>
       withEntra({ type: "mssql", host: "h", ...extra }, { tokenProvider: provider, env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -194,7 +194,7 @@ describe("withEntra (TypeORM type mssql)", () => {
   it("allowInsecure lets encrypt: false through (local testing only)", () => {
     const result = withEntra(
       { type: "mssql", host: "localhost", options: { encrypt: false } },
-      { tokenProvider: fakeTokenProvider(), env, allowInsecure: true },
+      { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
     ) as unknown as { options: Record<string, unknown> };
     expect(result.options.encrypt).toBe(false);
   });
@@ -229,7 +229,7 @@ describe("withEntra (TypeORM type mssql)", () => {
   ])("refuses %s with INVALID_SETTING", (_name, extra) => {
     let error: unknown;
     try {
-      withEntra({ type: "mssql", host: "h", ...extra }, { tokenProvider: fakeTokenProvider(), env });
+      withEntra({ type: "mssql", host: "h", ...extra }, { tokenProvider: createFakeTokenProvider(), env });
     } catch (e) {
       error = e;
     }
@@ -238,15 +238,15 @@ describe("withEntra (TypeORM type mssql)", () => {
   });
 
   it("no host anywhere is MISSING_SETTING", () => {
-    expect(() => withEntra({ type: "mssql" }, { tokenProvider: fakeTokenProvider(), env })).toThrowError(
-      expect.objectContaining({ code: "MISSING_SETTING" }),
-    );
+    expect(() =>
+      withEntra({ type: "mssql" }, { tokenProvider: createFakeTokenProvider(), env }),
+    ).toThrowError(expect.objectContaining({ code: "MISSING_SETTING" }));
   });
 
   it("no token in util.inspect of the result", async () => {
     const result = withEntra(
       { type: "mssql", host: "h.database.windows.net" },
-      { tokenProvider: fakeTokenProvider(), env },
+      { tokenProvider: createFakeTokenProvider(), env },
     ) as unknown as { extra: MssqlConfig };
     await result.extra.authentication.options.credential.getToken("https://database.windows.net/.default");
     expect(inspect(result, { depth: 8, showHidden: true })).not.toContain(CANARY);

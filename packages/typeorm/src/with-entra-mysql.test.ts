@@ -1,13 +1,16 @@
 import { inspect } from "node:util";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
 type Options = Record<string, unknown> & { extra?: Record<string, unknown> };
 type Plugin = (context: object) => (data: Buffer) => Promise<Buffer>;
 const wire = (options: Record<string, unknown>, entra: Record<string, unknown> = {}) =>
-  withEntra({ type: "mysql", ...options }, { tokenProvider: fakeTokenProvider(), env, ...entra }) as Options;
+  withEntra(
+    { type: "mysql", ...options },
+    { tokenProvider: createFakeTokenProvider(), env, ...entra },
+  ) as Options;
 const plugin = (result: Options) =>
   (result.extra?.authPlugins as Record<string, Plugin> | undefined)?.mysql_clear_password as Plugin;
 
@@ -15,7 +18,7 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
   it.each(["mysql", "mariadb"])(
     "type %s: sends the token through extra.authPlugins, with verified TLS and mysql2",
     async (type) => {
-      const provider = fakeTokenProvider();
+      const provider = createFakeTokenProvider();
       const result = withEntra(
         { type, host: "db.mysql.database.azure.com", username: "app", database: "shop" },
         { tokenProvider: provider, env },
@@ -107,7 +110,7 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
   ] as [string, Record<string, unknown>, Record<string, string>?][])(
     "refuses an insecure config (%s) before any I/O",
     (_name, options, scEnv = {}) => {
-      const provider = fakeTokenProvider();
+      const provider = createFakeTokenProvider();
       expect(() =>
         withEntra(
           { type: "mysql", host: "h", username: "u", ...options },
@@ -128,7 +131,7 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
     const result = withEntra(
       { type: "mysql" },
       {
-        tokenProvider: fakeTokenProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: {
           AZURE_MYSQL_HOST: "sc.mysql.database.azure.com",
           AZURE_MYSQL_PORT: "3306",
@@ -200,7 +203,7 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
 
 describe("withEntra (other TypeORM types)", () => {
   it.each(["sqlite", "cockroachdb", "oracle"])("refuses %s with the supported types", (type) => {
-    expect(() => withEntra({ type }, { tokenProvider: fakeTokenProvider(), env })).toThrowError(
+    expect(() => withEntra({ type }, { tokenProvider: createFakeTokenProvider(), env })).toThrowError(
       expect.objectContaining({ code: "INVALID_SETTING", message: expect.stringContaining('"postgres"') }),
     );
   });

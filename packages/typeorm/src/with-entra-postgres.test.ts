@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { inspect } from "node:util";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeJwt } from "@org/entra-core/testing";
 import { describe, expect, it } from "vitest";
-import { CANARY, fakeTokenProvider, jwt } from "./testing/fake-token-provider.js";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -9,12 +9,12 @@ type Options = Record<string, unknown> & { extra?: Record<string, unknown> };
 const wire = (options: Record<string, unknown>, entra: Record<string, unknown> = {}) =>
   withEntra(
     { type: "postgres", ...options },
-    { tokenProvider: fakeTokenProvider(), env, ...entra },
+    { tokenProvider: createFakeTokenProvider(), env, ...entra },
   ) as Options;
 
 describe("withEntra (TypeORM postgres)", () => {
   it("sets a password function that returns the provider's token, and verified TLS", async () => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     const result = withEntra(
       { type: "postgres", host: "db.postgres.database.azure.com", username: "app", database: "shop" },
       { tokenProvider: provider, env },
@@ -58,7 +58,7 @@ describe("withEntra (TypeORM postgres)", () => {
   it("does not modify the caller's options", () => {
     const options = { type: "postgres" as const, url: "postgres://u@h/db", extra: { ssl: { ca: "PEM" } } };
     const snapshot = structuredClone(options);
-    withEntra(options, { tokenProvider: fakeTokenProvider(), env });
+    withEntra(options, { tokenProvider: createFakeTokenProvider(), env });
     expect(options).toEqual(snapshot);
   });
 
@@ -101,7 +101,7 @@ describe("withEntra (TypeORM postgres)", () => {
       { extra: { connectionString: "postgres://u@h/db?sslmode=no-verify" } },
     ],
   ])("refuses an insecure config (%s) before any I/O", (_name, options) => {
-    const provider = fakeTokenProvider();
+    const provider = createFakeTokenProvider();
     expect(() =>
       withEntra({ type: "postgres", host: "h", username: "u", ...options }, { tokenProvider: provider, env }),
     ).toThrowError(expect.objectContaining({ name: "EntraAuthError", code: "INSECURE_TRANSPORT" }));
@@ -131,7 +131,7 @@ describe("withEntra (TypeORM postgres)", () => {
     const result = withEntra(
       { type: "postgres" },
       {
-        tokenProvider: fakeTokenProvider(),
+        tokenProvider: createFakeTokenProvider(),
         env: {
           AZURE_POSTGRESQL_HOST: "sc.postgres.database.azure.com",
           AZURE_POSTGRESQL_PORT: "5432",
@@ -150,7 +150,7 @@ describe("withEntra (TypeORM postgres)", () => {
   });
 
   it("prefers the username in the options over the Entra options, and those over the environment", () => {
-    const entra = { tokenProvider: fakeTokenProvider(), env: { AZURE_POSTGRESQL_USER: "env-user" } };
+    const entra = { tokenProvider: createFakeTokenProvider(), env: { AZURE_POSTGRESQL_USER: "env-user" } };
     expect(
       withEntra({ type: "postgres", username: "explicit" }, { ...entra, username: "opt" }),
     ).toMatchObject({
@@ -203,10 +203,10 @@ describe("withEntra (TypeORM postgres)", () => {
   });
 
   it("never shows the token in the inspected options, even after it was fetched", async () => {
-    const token = jwt({ upn: "someone@contoso.com", secret: "x".repeat(200) });
+    const token = fakeJwt({ upn: "someone@contoso.com", secret: "x".repeat(200) });
     const result = withEntra(
       { type: "postgres", host: "h" },
-      { tokenProvider: fakeTokenProvider(token), env },
+      { tokenProvider: createFakeTokenProvider({ token }), env },
     ) as Options;
     await (result.password as () => Promise<string>).call(undefined);
     const shown = inspect(result, { depth: 8, showHidden: true }) + JSON.stringify(result);
