@@ -6,15 +6,8 @@ import {
 } from "@org/entra-core";
 import { type MssqlEntraConfig, withEntra } from "@org/mssql-entra";
 import type { PrismaMssql } from "@prisma/adapter-mssql";
-import type {
-  ConnectionInfo,
-  IsolationLevel,
-  SqlDriverAdapter,
-  SqlDriverAdapterFactory,
-  SqlQuery,
-  SqlResultSet,
-  Transaction,
-} from "@prisma/driver-adapter-utils";
+import type { SqlDriverAdapter, SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { ErrorMappingAdapter } from "./error-mapping-adapter.js";
 import { loadPeer } from "./load-peer.js";
 
 /** Options of `@prisma/adapter-mssql` (`schema`, `onPoolError`, `onConnectionError`), passed through unchanged. */
@@ -74,48 +67,21 @@ export class EntraMssqlAdapterFactory implements SqlDriverAdapterFactory {
 
   /** Creates the `sql.ConnectionPool` and connects it (one login, to check the settings). */
   async connect(): Promise<SqlDriverAdapter> {
-    return new EntraMssqlAdapter(await mapAuthError(this.#inner.connect()));
+    return wrapAdapter(await mapAuthError(this.#inner.connect()));
   }
 }
 
-class EntraMssqlAdapter implements SqlDriverAdapter {
-  readonly provider = "sqlserver" as const;
-  readonly adapterName: string;
-  readonly #inner: SqlDriverAdapter & { underlyingDriver?(): unknown };
-
-  constructor(inner: SqlDriverAdapter) {
-    this.#inner = inner;
-    this.adapterName = inner.adapterName;
-  }
-
-  queryRaw(query: SqlQuery): Promise<SqlResultSet> {
-    return mapAuthError(this.#inner.queryRaw(query));
-  }
-
-  executeRaw(query: SqlQuery): Promise<number> {
-    return mapAuthError(this.#inner.executeRaw(query));
-  }
-
-  executeScript(script: string): Promise<void> {
-    return mapAuthError(Promise.resolve().then(() => this.#inner.executeScript(script)));
-  }
-
-  startTransaction(isolationLevel?: IsolationLevel): Promise<Transaction> {
-    return mapAuthError(this.#inner.startTransaction(isolationLevel));
-  }
-
-  getConnectionInfo(): ConnectionInfo {
-    return this.#inner.getConnectionInfo?.() ?? { supportsRelationJoins: false };
-  }
-
-  dispose(): Promise<void> {
-    return this.#inner.dispose();
-  }
-
-  /** The `sql.ConnectionPool` of adapter-mssql. */
-  underlyingDriver(): unknown {
-    return this.#inner.underlyingDriver?.();
-  }
+/**
+ * Wraps an adapter-mssql adapter so that its refused logins become `EntraAuthError`;
+ * `executeScript` is deferred so that a synchronous throw is mapped too.
+ */
+function wrapAdapter(inner: SqlDriverAdapter): SqlDriverAdapter {
+  return new ErrorMappingAdapter(inner, {
+    provider: "sqlserver",
+    mapError: mapAuthError,
+    fallbackConnectionInfo: { supportsRelationJoins: false },
+    deferExecuteScript: true,
+  });
 }
 
 /** An error as mssql, tedious and Prisma's `DriverAdapterError` shape it. */

@@ -1,15 +1,8 @@
 import { describeServerAuthError, EntraAuthError, type EntraOptions } from "@org/entra-core";
 import { type PgEntraConfig, withEntra } from "@org/pg-entra";
 import type { PrismaPg } from "@prisma/adapter-pg";
-import type {
-  ConnectionInfo,
-  IsolationLevel,
-  SqlDriverAdapter,
-  SqlMigrationAwareDriverAdapterFactory,
-  SqlQuery,
-  SqlResultSet,
-  Transaction,
-} from "@prisma/driver-adapter-utils";
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { ErrorMappingAdapter } from "./error-mapping-adapter.js";
 import { loadPeer } from "./load-peer.js";
 
 /** Options of `@prisma/adapter-pg` (`schema`, `onPoolError`, ...), passed through unchanged. */
@@ -62,53 +55,22 @@ export class EntraPgAdapterFactory implements SqlMigrationAwareDriverAdapterFact
 
   /** Creates the adapter (and its `pg.Pool`); connections open on the first query. */
   async connect(): Promise<SqlDriverAdapter> {
-    return new EntraPgAdapter(await this.#inner.connect());
+    return wrapAdapter(await this.#inner.connect());
   }
 
   /** Creates a shadow database for `prisma migrate dev` and an adapter connected to it. */
   async connectToShadowDb(): Promise<SqlDriverAdapter> {
-    return new EntraPgAdapter(await mapAuthError(this.#inner.connectToShadowDb()));
+    return wrapAdapter(await mapAuthError(this.#inner.connectToShadowDb()));
   }
 }
 
-class EntraPgAdapter implements SqlDriverAdapter {
-  readonly provider = "postgres" as const;
-  readonly adapterName: string;
-  readonly #inner: SqlDriverAdapter & { underlyingDriver?(): unknown };
-
-  constructor(inner: SqlDriverAdapter) {
-    this.#inner = inner;
-    this.adapterName = inner.adapterName;
-  }
-
-  queryRaw(query: SqlQuery): Promise<SqlResultSet> {
-    return mapAuthError(this.#inner.queryRaw(query));
-  }
-
-  executeRaw(query: SqlQuery): Promise<number> {
-    return mapAuthError(this.#inner.executeRaw(query));
-  }
-
-  executeScript(script: string): Promise<void> {
-    return mapAuthError(this.#inner.executeScript(script));
-  }
-
-  startTransaction(isolationLevel?: IsolationLevel): Promise<Transaction> {
-    return mapAuthError(this.#inner.startTransaction(isolationLevel));
-  }
-
-  getConnectionInfo(): ConnectionInfo {
-    return this.#inner.getConnectionInfo?.() ?? { supportsRelationJoins: true };
-  }
-
-  dispose(): Promise<void> {
-    return this.#inner.dispose();
-  }
-
-  /** The `pg.Pool` of adapter-pg. */
-  underlyingDriver(): unknown {
-    return this.#inner.underlyingDriver?.();
-  }
+/** Wraps an adapter-pg adapter so that its refused logins become `EntraAuthError`. */
+function wrapAdapter(inner: SqlDriverAdapter): SqlDriverAdapter {
+  return new ErrorMappingAdapter(inner, {
+    provider: "postgres",
+    mapError: mapAuthError,
+    fallbackConnectionInfo: { supportsRelationJoins: true },
+  });
 }
 
 /** Rethrows a refused login (kept by adapter-pg as `cause.originalMessage`) as `EntraAuthError`. */

@@ -1,6 +1,7 @@
-import { createServer, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
+import { listenTracked } from "../listen-tracked.js";
 import {
   authenticateMysqlBackend,
   MysqlBackendError,
@@ -149,38 +150,10 @@ export async function startMysqlGateway(
     limits: { ...DEFAULT_MYSQL_GATEWAY_LIMITS, ...limits },
     secureContext: createSecureContext({ key: options.tls.key, cert: options.tls.cert }),
   };
-  const connections = new Set<ClientConnection>();
-  const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
-    const connection = new ClientConnection(socket, settings, () => connections.delete(connection));
-    connections.add(connection);
-  });
-  server.on("error", () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : options.port;
-  let closing: Promise<void> | undefined;
-  return Object.freeze({
-    host: options.host,
-    port,
-    close(): Promise<void> {
-      closing ??= closeServer(server, connections);
-      return closing;
-    },
-  });
-}
-
-function closeServer(server: Server, connections: Set<ClientConnection>): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    for (const connection of connections) connection.destroy();
-    connections.clear();
-  });
+  return listenTracked(
+    { host: options.host, port: options.port, pauseOnConnect: true },
+    (socket, forget) => new ClientConnection(socket, settings, forget),
+  );
 }
 
 interface GatewaySettings {

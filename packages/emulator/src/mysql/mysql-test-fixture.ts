@@ -1,4 +1,3 @@
-import { connect, type Socket } from "node:net";
 import mysql from "mysql2/promise";
 import type { LoginDecision } from "../authorize-login.js";
 import { createTestCertificate, type TestCertificate } from "../pg/pg-test-certificate.js";
@@ -9,6 +8,8 @@ import {
   type MysqlGatewayOptions,
   startMysqlGateway,
 } from "./mysql-gateway.js";
+
+export { openRaw as openRawMysql, type RawConnection as RawMysqlConnection } from "../raw-test-connection.js";
 
 /** The local MariaDB the end-to-end tests run against (root without password). */
 export const MYSQL_BACKEND = { host: "127.0.0.1", port: 3306 } as const;
@@ -111,44 +112,4 @@ export async function mysqlLoginError(
   }
   await connection.end();
   throw new Error("login unexpectedly succeeded");
-}
-
-/** A raw socket that records everything received, for byte-level tests. */
-export interface RawMysqlConnection {
-  readonly socket: Socket;
-  /** Resolves with everything received so far once at least `count` bytes arrived. */
-  received(count: number): Promise<Buffer>;
-  /** Resolves once the gateway closed the connection, with everything received. */
-  readonly closed: Promise<Buffer>;
-}
-
-/** Opens a raw TCP (or, given `existing`, an already upgraded) connection to the gateway. */
-export function openRawMysql(port: number, existing?: Socket): Promise<RawMysqlConnection> {
-  return new Promise((resolve, reject) => {
-    const socket = existing ?? connect({ host: "127.0.0.1", port });
-    let data = Buffer.alloc(0);
-    const waiters: Array<() => void> = [];
-    socket.on("data", (chunk: Buffer) => {
-      data = Buffer.concat([data, chunk]);
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    socket.on("error", () => {});
-    const closed = new Promise<Buffer>((done) => socket.on("close", () => done(data)));
-    const received = (count: number) =>
-      new Promise<Buffer>((done, fail) => {
-        const check = () => {
-          if (data.length >= count) return done(data);
-          if (socket.destroyed) return fail(new Error(`closed after ${data.length} bytes`));
-          waiters.push(check);
-        };
-        socket.once("close", check);
-        check();
-      });
-    const ready = () => resolve({ socket, received, closed });
-    if (existing) ready();
-    else {
-      socket.once("connect", ready);
-      socket.once("error", reject);
-    }
-  });
 }

@@ -1,5 +1,6 @@
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { listenTracked } from "../listen-tracked.js";
 import { loginToBackend } from "./pg-backend-login.js";
 import {
   buildAuthenticationCleartextPassword,
@@ -141,38 +142,7 @@ export async function startPgGateway(
     limits: { ...DEFAULT_PG_GATEWAY_LIMITS, ...limits },
     secureContext: createSecureContext({ key: options.tls.key, cert: options.tls.cert }),
   };
-  const connections = new Set<ClientConnection>();
-  const server = createServer({ noDelay: true }, (socket) => {
-    const connection = new ClientConnection(socket, settings, () => connections.delete(connection));
-    connections.add(connection);
-  });
-  server.on("error", () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : options.port;
-  let closing: Promise<void> | undefined;
-  return Object.freeze({
-    host: options.host,
-    port,
-    close(): Promise<void> {
-      closing ??= closeServer(server, connections);
-      return closing;
-    },
-  });
-}
-
-function closeServer(server: Server, connections: Set<ClientConnection>): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    for (const connection of connections) connection.destroy();
-    connections.clear();
-  });
+  return listenTracked(options, (socket, forget) => new ClientConnection(socket, settings, forget));
 }
 
 interface GatewaySettings {

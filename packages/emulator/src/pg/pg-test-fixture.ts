@@ -1,4 +1,3 @@
-import { connect, type Socket } from "node:net";
 import pg from "pg";
 import {
   type AuthDecision,
@@ -8,6 +7,8 @@ import {
   startPgGateway,
 } from "./pg-gateway.js";
 import { createTestCertificate, type TestCertificate } from "./pg-test-certificate.js";
+
+export { openRaw, type RawConnection } from "../raw-test-connection.js";
 
 /** The local PostgreSQL 15 the end-to-end tests run against (trust auth). */
 export const BACKEND = { host: "127.0.0.1", port: 5432 } as const;
@@ -119,44 +120,4 @@ export async function loginError(
   }
   await client.end();
   throw new Error("login unexpectedly succeeded");
-}
-
-/** A raw socket that records everything received, for byte-level tests. */
-export interface RawConnection {
-  readonly socket: Socket;
-  /** Resolves with everything received so far once at least `count` bytes arrived. */
-  received(count: number): Promise<Buffer>;
-  /** Resolves once the gateway closed the connection, with everything received. */
-  readonly closed: Promise<Buffer>;
-}
-
-/** Opens a raw TCP (or, given `socket`, an already upgraded) connection to the gateway. */
-export function openRaw(port: number, existing?: Socket): Promise<RawConnection> {
-  return new Promise((resolve, reject) => {
-    const socket = existing ?? connect({ host: "127.0.0.1", port });
-    let data = Buffer.alloc(0);
-    const waiters: Array<() => void> = [];
-    socket.on("data", (chunk: Buffer) => {
-      data = Buffer.concat([data, chunk]);
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    socket.on("error", () => {});
-    const closed = new Promise<Buffer>((done) => socket.on("close", () => done(data)));
-    const received = (count: number) =>
-      new Promise<Buffer>((done, fail) => {
-        const check = () => {
-          if (data.length >= count) return done(data);
-          if (socket.destroyed) return fail(new Error(`closed after ${data.length} bytes`));
-          waiters.push(check);
-        };
-        socket.once("close", check);
-        check();
-      });
-    const ready = () => resolve({ socket, received, closed });
-    if (existing) ready();
-    else {
-      socket.once("connect", ready);
-      socket.once("error", reject);
-    }
-  });
 }

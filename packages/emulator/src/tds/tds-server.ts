@@ -1,7 +1,8 @@
-import { createServer, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import type { LoginRejectionReason, SqlLoginDecision, SqlLoginRequest } from "../authorize-login.js";
+import { listenTracked } from "../listen-tracked.js";
 import {
   buildColMetadata,
   buildDone,
@@ -190,38 +191,7 @@ export async function startSqlServerEndpoint(
     serverName: options.serverName ?? "emulated-sql",
     nextSpid: 51,
   };
-  const connections = new Set<TdsConnection>();
-  const server = createServer({ noDelay: true }, (socket) => {
-    const connection = new TdsConnection(socket, settings, () => connections.delete(connection));
-    connections.add(connection);
-  });
-  server.on("error", () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : options.port;
-  let closing: Promise<void> | undefined;
-  return Object.freeze({
-    host: options.host,
-    port,
-    close(): Promise<void> {
-      closing ??= closeServer(server, connections);
-      return closing;
-    },
-  });
-}
-
-function closeServer(server: Server, connections: Set<TdsConnection>): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    for (const connection of connections) connection.destroy();
-    connections.clear();
-  });
+  return listenTracked(options, (socket, forget) => new TdsConnection(socket, settings, forget));
 }
 
 interface EndpointSettings {
