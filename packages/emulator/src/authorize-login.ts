@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { JsonWebKeySet } from "./token-issuer.js";
-import { validateToken } from "./token-validation.js";
+import { type TokenValidationResult, validateToken } from "./token-validation.js";
 
 /**
  * Why a database login was refused (the same union as the PostgreSQL gateway's `RejectionReason`).
@@ -87,18 +87,7 @@ export interface LoginPolicy {
  * Defaults to the PostgreSQL/MySQL audience, the current time and 30 seconds of clock skew.
  */
 export function authorizeLogin(request: LoginRequest, policy: LoginPolicy): LoginDecision {
-  const injected = policy.pendingRejections?.shift();
-  if (injected) return { ok: false, reason: injected };
-
-  const audiences = policy.audiences ?? [ossrdbmsResource];
-  const result = validateToken(request.token, {
-    audiences: audiences.flatMap((audience) => [audience, withSlash(audience)]),
-    tenantId: policy.tenantId,
-    jwks: policy.jwks,
-    publicKey: policy.publicKey,
-    nowMs: policy.nowMs,
-    clockSkewInSeconds: policy.clockSkewInSeconds,
-  });
+  const result = checkLoginToken(request.token, policy, ossrdbmsResource);
   if (!result.ok) return { ok: false, reason: result.reason };
 
   if (result.principalName !== undefined && result.principalName === request.user) {
@@ -111,6 +100,29 @@ export function authorizeLogin(request: LoginRequest, policy: LoginPolicy): Logi
     return { ok: true, backendUser: request.user };
   }
   return { ok: false, reason: "principal" };
+}
+
+/**
+ * The checks every gateway makes before mapping the principal: an injected rejection first, then
+ * the token's signature, issuer, expiry and audience (`policy.audiences`, else `defaultAudience`,
+ * each with and without a trailing slash).
+ */
+function checkLoginToken(
+  token: string,
+  policy: Omit<LoginPolicy, "roles">,
+  defaultAudience: string,
+): TokenValidationResult | { readonly ok: false; readonly reason: LoginRejectionReason } {
+  const injected = policy.pendingRejections?.shift();
+  if (injected) return { ok: false, reason: injected };
+  const audiences = policy.audiences ?? [defaultAudience];
+  return validateToken(token, {
+    audiences: audiences.flatMap((audience) => [audience, withSlash(audience)]),
+    tenantId: policy.tenantId,
+    jwks: policy.jwks,
+    publicKey: policy.publicKey,
+    nowMs: policy.nowMs,
+    clockSkewInSeconds: policy.clockSkewInSeconds,
+  });
 }
 
 function withSlash(audience: string): string {
@@ -185,17 +197,7 @@ export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences">
  * Defaults to the SQL audience, the current time and 30 seconds of clock skew.
  */
 export function authorizeSqlLogin(request: SqlLoginRequest, policy: SqlLoginPolicy): SqlLoginDecision {
-  const injected = policy.pendingRejections?.shift();
-  if (injected) return { ok: false, reason: injected };
-  const audiences = policy.audiences ?? [sqlDatabaseResource];
-  const result = validateToken(request.token, {
-    audiences: audiences.flatMap((audience) => [audience, withSlash(audience)]),
-    tenantId: policy.tenantId,
-    jwks: policy.jwks,
-    publicKey: policy.publicKey,
-    nowMs: policy.nowMs,
-    clockSkewInSeconds: policy.clockSkewInSeconds,
-  });
+  const result = checkLoginToken(request.token, policy, sqlDatabaseResource);
   if (!result.ok) return { ok: false, reason: result.reason };
   const login = result.principalName ?? (typeof result.claims.oid === "string" ? result.claims.oid : "");
   if (result.principalName !== undefined && policy.principals.includes(result.principalName)) {

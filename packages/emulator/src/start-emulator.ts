@@ -383,6 +383,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         const reason = event.reason ?? "backend";
         counters.rejectionsByReason[reason] = (counters.rejectionsByReason[reason] ?? 0) + 1;
       };
+    /** The token checks and principal mapping of a PostgreSQL or MySQL gateway, at this moment. */
+    const loginPolicy = (
+      roles: Readonly<Record<string, readonly string[]>>,
+      pending: LoginRejectionReason[],
+    ) => ({
+      tenantId,
+      jwks: issuer.jwks,
+      nowMs: now(),
+      clockSkewInSeconds,
+      roles,
+      pendingRejections: pending,
+    });
     let postgres: Emulator["postgres"];
 
     if (postgresOptions) {
@@ -395,15 +407,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         tls: { key: tls.key, cert: tls.cert },
         requireTls: postgresOptions.requireTls ?? true,
         backend: backend.target,
-        authorize: (request) =>
-          authorizeLogin(request, {
-            tenantId,
-            jwks: issuer.jwks,
-            nowMs: now(),
-            clockSkewInSeconds,
-            roles,
-            pendingRejections,
-          }),
+        authorize: (request) => authorizeLogin(request, loginPolicy(roles, pendingRejections)),
         onLogin: countLogin("postgres"),
       });
       cleanups.push(() => gateway.close());
@@ -425,15 +429,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         tls: { key: tls.key, cert: tls.cert },
         requireTls: mysqlOptions.requireTls ?? true,
         backend: backend.target,
-        authorize: (request) =>
-          authorizeLogin(request, {
-            tenantId,
-            jwks: issuer.jwks,
-            nowMs: now(),
-            clockSkewInSeconds,
-            roles: users,
-            pendingRejections: pendingMysqlRejections,
-          }),
+        authorize: (request) => authorizeLogin(request, loginPolicy(users, pendingMysqlRejections)),
         onLogin: countLogin("mysql"),
       });
       cleanups.push(() => gateway.close());
