@@ -14,6 +14,8 @@ Options:
                            also on when ENTRA_EMULATOR_MYSQL_URL is set
   --no-mysql               Do not start the MySQL gateway even if ENTRA_EMULATOR_MYSQL_URL is set
   --mysql-port <port>      Port of the MySQL gateway (default: ephemeral)
+  --mysql-persona <name>   What the MySQL gateway greets as: mysql8 (MySQL 8.0.42, as Azure; default)
+                           or mariadb (the backend's own greeting)
   --sqlserver              Start the Azure SQL Database (TDS) endpoint (no SQL Server needed; answers
                            SELECT 1, SUSER_SNAME(), @@VERSION, ...); also on with ENTRA_EMULATOR_SQLSERVER=1
   --sqlserver-port <port>  Port of the Azure SQL endpoint (default: ephemeral)
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
       "mysql-url": { type: "string" },
       "no-mysql": { type: "boolean" },
       "mysql-port": { type: "string" },
+      "mysql-persona": { type: "string" },
       sqlserver: { type: "boolean" },
       "sqlserver-port": { type: "string" },
       "token-lifetime": { type: "string" },
@@ -68,6 +71,10 @@ async function main(): Promise<void> {
   const sqlserverOn =
     values.sqlserver === true || sqlserverPort !== undefined || process.env.ENTRA_EMULATOR_SQLSERVER === "1";
   const mysqlUrl = values["mysql-url"] ?? process.env.ENTRA_EMULATOR_MYSQL_URL;
+  const mysqlPersona = values["mysql-persona"];
+  if (mysqlPersona !== undefined && mysqlPersona !== "mysql8" && mysqlPersona !== "mariadb") {
+    throw new Error(`--mysql-persona must be mysql8 or mariadb, got "${mysqlPersona}".`);
+  }
   const backend = values.pglite
     ? "pglite"
     : (values["postgres-url"] ?? process.env.ENTRA_EMULATOR_POSTGRES_URL ?? "pglite");
@@ -76,7 +83,8 @@ async function main(): Promise<void> {
     identityPort: positiveInteger("--identity-port", values["identity-port"]),
     identities: values["user-assigned"] ? [{ name: values["user-assigned"], kind: "user" }] : undefined,
     postgres: values["no-postgres"] ? false : { backend, port: postgresPort },
-    mysql: values["no-mysql"] || !mysqlUrl ? false : { backend: mysqlUrl, port: mysqlPort },
+    mysql:
+      values["no-mysql"] || !mysqlUrl ? false : { backend: mysqlUrl, port: mysqlPort, persona: mysqlPersona },
     sqlserver: sqlserverOn ? { port: sqlserverPort } : false,
   };
 

@@ -12,6 +12,16 @@ export {
   sqlDatabaseResource,
 } from "./authorize-login.js";
 export {
+  type HostileEngine,
+  type HostileLeak,
+  type HostileMode,
+  type HostilePersona,
+  type HostileServer,
+  type HostileServerOptions,
+  type SecretPart,
+  startHostileServer,
+} from "./hostile/start-hostile-server.js";
+export {
   type IdentityEndpoint,
   type IdentityEndpointCounters,
   type IdentityEndpointOptions,
@@ -28,6 +38,7 @@ export {
   mysqlRejectionError,
   startMysqlGateway,
 } from "./mysql/mysql-gateway.js";
+export type { MysqlPersona } from "./mysql/mysql-persona.js";
 export {
   defaultIdentitySpec,
   type EmulatedIdentity,
@@ -57,7 +68,16 @@ export {
   sqlServerRejectionError,
   startSqlServerEndpoint,
 } from "./tds/tds-server.js";
-export { createTlsAuthority, type TlsAuthority, type TlsAuthorityOptions } from "./tls-authority.js";
+export {
+  type CertificateAuthority,
+  type CertificateAuthorityOptions,
+  createCertificateAuthority,
+  createTlsAuthority,
+  type IssueCertificateOptions,
+  type IssuedCertificate,
+  type TlsAuthority,
+  type TlsAuthorityOptions,
+} from "./tls-authority.js";
 export {
   createTokenIssuer,
   defaultTenantId,

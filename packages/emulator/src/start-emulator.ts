@@ -14,6 +14,7 @@ import {
 } from "./identity-endpoint.js";
 import { runMysqlAdminStatements } from "./mysql/mysql-backend-login.js";
 import { startMysqlGateway } from "./mysql/mysql-gateway.js";
+import type { MysqlPersona } from "./mysql/mysql-persona.js";
 import { startPgGateway } from "./pg/pg-gateway.js";
 import { type EmulatedIdentity, type IdentitySpec, resolveIdentities } from "./resolve-identities.js";
 import { startSqlServerEndpoint } from "./tds/tds-server.js";
@@ -72,6 +73,11 @@ export interface EmulatorMysqlOptions {
   readonly database?: string;
   /** Extra users (e.g. Entra groups) and the object ids allowed to log in as each. Defaults to none. */
   readonly users?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * What the gateway's greeting claims to be: `mysql8` (MySQL 8.0.42, as Azure Database for MySQL)
+   * whatever the backend, or `mariadb` (the backend's own greeting). Defaults to `mysql8`.
+   */
+  readonly persona?: MysqlPersona;
 }
 
 /**
@@ -428,6 +434,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         port: mysqlOptions.port ?? 0,
         tls: { key: tls.key, cert: tls.cert },
         requireTls: mysqlOptions.requireTls ?? true,
+        persona: mysqlOptions.persona,
         backend: backend.target,
         authorize: (request) => authorizeLogin(request, loginPolicy(users, pendingMysqlRejections)),
         onLogin: countLogin("mysql"),

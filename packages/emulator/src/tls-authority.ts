@@ -1,4 +1,5 @@
-import { webcrypto } from "node:crypto";
+import { createPrivateKey, createPublicKey, webcrypto, X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
 
 /**
  * PEM material the emulator's TLS listeners use, and the CA a client must trust.
@@ -31,8 +32,143 @@ export interface TlsAuthorityOptions {
   readonly now?: () => number;
 }
 
-const ecdsa = { name: "ECDSA", namedCurve: "P-256" } as const;
-const signingAlgorithm = { name: "ECDSA", hash: "SHA-256" } as const;
+/**
+ * Options of {@link CertificateAuthority.issue}.
+ *
+ * Defaults to the values named on each member.
+ */
+export interface IssueCertificateOptions {
+  /**
+   * DNS names and IP addresses (v4 or v6) the certificate is valid for, e.g.
+   * `["localhost", "127.0.0.1", "::1"]`. The first is also the subject's common name. At least one.
+   */
+  readonly names: readonly string[];
+  /** How long the certificate is valid. Defaults to the authority's `validityInDays` (3 days). */
+  readonly validityInDays?: number;
+}
+
+/** A server certificate from {@link CertificateAuthority.issue}, ready for `tls.createServer({ key, cert })`. */
+export interface IssuedCertificate {
+  /** PEM (PKCS#8) of the certificate's ECDSA P-256 private key. */
+  readonly key: string;
+  /** PEM chain: the server certificate followed by the CA certificate. */
+  readonly cert: string;
+}
+
+/**
+ * A certificate authority that issues TLS server certificates, e.g. a trusted one for the emulator
+ * and one for a name the client did not ask for (a hostile server).
+ */
+export interface CertificateAuthority {
+  /** PEM of the CA certificate (what a client trusts). */
+  readonly ca: string;
+  /** PEM (PKCS#8) of the CA's private key, so another process can rebuild the authority with `given`. */
+  readonly caKey: string;
+  /**
+   * Issues a server certificate (ECDSA P-256, `serverAuth`) for the given DNS names / IP addresses,
+   * signed by this CA, valid from one hour before now. `cert` is the leaf PEM followed by the CA PEM.
+   * Rejects with a `TypeError` when `names` is empty.
+   */
+  issue(options: IssueCertificateOptions): Promise<IssuedCertificate>;
+}
+
+/**
+ * Options of {@link createCertificateAuthority}.
+ *
+ * Defaults to the values named on each member.
+ */
+export interface CertificateAuthorityOptions {
+  /**
+   * An existing CA certificate and its PKCS#8 private key (ECDSA P-256/P-384 or RSA), e.g. another
+   * process's `ca` and `caKey`. Defaults to undefined (generate a fresh ECDSA P-256 CA).
+   */
+  readonly given?: { readonly ca: string; readonly caKey: string };
+  /** How long a generated CA, and by default every issued certificate, is valid. Defaults to 3 days. */
+  readonly validityInDays?: number;
+  /** Clock in epoch milliseconds, used for `notBefore`/`notAfter`. Defaults to `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** The names of the emulator's own server certificate. */
+const LOCAL_NAMES = ["localhost", "127.0.0.1", "::1"] as const;
+const DEFAULT_VALIDITY_IN_DAYS = 3;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const ecdsaP256 = { name: "ECDSA", namedCurve: "P-256" } as const;
+
+type X509 = typeof import("@peculiar/x509");
+type X509Crypto = NonNullable<Parameters<X509["X509CertificateGenerator"]["create"]>[1]>;
+
+/** A key that signs certificates, with the name and public key it signs as. */
+interface Signer {
+  readonly name: string;
+  readonly privateKey: webcrypto.CryptoKey;
+  readonly publicKey: webcrypto.CryptoKey | ArrayBuffer;
+  readonly algorithm: { readonly name: string; readonly hash?: string };
+}
+
+/**
+ * Creates a certificate authority: a fresh ECDSA P-256 CA (`CN=Entra Emulator Local CA`), or the
+ * given CA certificate and key. Rejects with a `TypeError` when the given key does not belong to
+ * the given certificate or has an unsupported type.
+ *
+ * @example
+ * ```ts
+ * const authority = await createCertificateAuthority();
+ * const { key, cert } = await authority.issue({ names: ["db.example.test"] });
+ * tls.createServer({ key, cert });
+ * tls.connect({ host: "127.0.0.1", servername: "db.example.test", port, ca: authority.ca });
+ * ```
+ *
+ * Defaults to a fresh CA valid for 3 days, starting one hour in the past.
+ */
+export async function createCertificateAuthority(
+  options: CertificateAuthorityOptions = {},
+): Promise<CertificateAuthority> {
+  const x509 = await loadX509();
+  const now = options.now ?? Date.now;
+  const validityInDays = options.validityInDays ?? DEFAULT_VALIDITY_IN_DAYS;
+  let ca: string;
+  let caKey: string;
+  let signer: Signer;
+  if (options.given) {
+    ({ ca, caKey } = options.given);
+    signer = await importSigner(x509, ca, caKey);
+  } else {
+    const keys = await generateKeys();
+    const name = "CN=Entra Emulator Local CA, O=entra-emulator";
+    const certificate = await buildCertificate(x509, {
+      keys,
+      subject: name,
+      issuer: undefined,
+      names: [],
+      authority: true,
+      ...validity(now(), validityInDays),
+    });
+    ca = `${certificate}\n`;
+    caKey = await exportPrivateKey(x509, keys.privateKey);
+    signer = { name, privateKey: keys.privateKey, publicKey: keys.publicKey, algorithm: ecdsaSigning };
+  }
+  const chainTail = ca.endsWith("\n") ? ca : `${ca}\n`;
+  return Object.freeze({
+    ca,
+    caKey,
+    async issue(issue: IssueCertificateOptions): Promise<IssuedCertificate> {
+      const keys = await generateKeys();
+      const leaf = await buildCertificate(x509, {
+        keys,
+        subject: subjectFor(issue.names),
+        issuer: signer,
+        names: issue.names,
+        authority: false,
+        ...validity(now(), issue.validityInDays ?? validityInDays),
+      });
+      return Object.freeze({
+        key: await exportPrivateKey(x509, keys.privateKey),
+        cert: `${leaf}\n${chainTail}`,
+      });
+    },
+  });
+}
 
 /**
  * Generates an ECDSA P-256 CA and a server certificate for `localhost`, `127.0.0.1` and `::1`
@@ -52,53 +188,99 @@ export async function createTlsAuthority(options: TlsAuthorityOptions = {}): Pro
     const { ca, key, cert } = options.given;
     return Object.freeze({ ca, key, cert });
   }
+  const authority = await createCertificateAuthority({
+    validityInDays: options.validityInDays,
+    now: options.now,
+  });
+  const { key, cert } = await authority.issue({ names: LOCAL_NAMES });
+  return Object.freeze({ ca: authority.ca, key, cert });
+}
+
+/**
+ * A self-signed server certificate (not issued by any CA) for `names`: what a client that verifies
+ * the chain must refuse. `cert` is the certificate alone.
+ */
+export async function createSelfSignedCertificate(
+  options: IssueCertificateOptions & { readonly now?: () => number },
+): Promise<IssuedCertificate> {
+  const x509 = await loadX509();
+  const keys = await generateKeys();
+  const certificate = await buildCertificate(x509, {
+    keys,
+    subject: subjectFor(options.names),
+    issuer: undefined,
+    names: options.names,
+    authority: false,
+    ...validity((options.now ?? Date.now)(), options.validityInDays ?? DEFAULT_VALIDITY_IN_DAYS),
+  });
+  return Object.freeze({ key: await exportPrivateKey(x509, keys.privateKey), cert: `${certificate}\n` });
+}
+
+const ecdsaSigning = { name: "ECDSA", hash: "SHA-256" } as const;
+
+async function loadX509(): Promise<X509> {
   // @peculiar/x509 needs the Reflect metadata polyfill before it loads; importing both lazily keeps
   // this module free of import-time side effects.
   await import("reflect-metadata");
-  const x509 = await import("@peculiar/x509");
-  type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.create>[1]>;
-  const crypto = webcrypto as unknown as X509Crypto;
-  const nowMs = (options.now ?? Date.now)();
-  const notBefore = new Date(nowMs - 60 * 60 * 1000);
-  const notAfter = new Date(nowMs + (options.validityInDays ?? 3) * 24 * 60 * 60 * 1000);
+  return import("@peculiar/x509");
+}
 
-  const caKeys = (await webcrypto.subtle.generateKey(ecdsa, true, [
-    "sign",
-    "verify",
-  ])) as webcrypto.CryptoKeyPair;
-  const caName = "CN=Entra Emulator Local CA, O=entra-emulator";
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: randomSerial(),
-      name: caName,
-      notBefore,
-      notAfter,
-      keys: caKeys,
-      signingAlgorithm,
-      extensions: [
+function x509Crypto(): X509Crypto {
+  return webcrypto as unknown as X509Crypto;
+}
+
+async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ecdsaP256, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+}
+
+async function exportPrivateKey(x509: X509, key: webcrypto.CryptoKey): Promise<string> {
+  const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", key);
+  return `${x509.PemConverter.encode(pkcs8, "PRIVATE KEY")}\n`;
+}
+
+function validity(nowMs: number, days: number): { notBefore: Date; notAfter: Date } {
+  return { notBefore: new Date(nowMs - 60 * 60 * 1000), notAfter: new Date(nowMs + days * DAY_MS) };
+}
+
+function subjectFor(names: readonly string[]): string {
+  const first = names[0];
+  if (first === undefined || names.some((name) => name.length === 0)) {
+    throw new TypeError("A certificate needs at least one non-empty DNS name or IP address.");
+  }
+  // A common name is at most 64 characters; the SAN extension carries the full names.
+  return `CN=${first.slice(0, 64).replace(/[,+="\\<>;]/g, "_")}, O=entra-emulator`;
+}
+
+/**
+ * The one place certificates are built: a CA (`authority: true`, self-signed) or a server leaf,
+ * signed by `issuer` or, without one, by its own key.
+ */
+async function buildCertificate(
+  x509: X509,
+  params: {
+    readonly keys: webcrypto.CryptoKeyPair;
+    readonly subject: string;
+    readonly issuer: Signer | undefined;
+    readonly names: readonly string[];
+    readonly authority: boolean;
+    readonly notBefore: Date;
+    readonly notAfter: Date;
+  },
+): Promise<string> {
+  const crypto = x509Crypto();
+  const issuer: Signer = params.issuer ?? {
+    name: params.subject,
+    privateKey: params.keys.privateKey,
+    publicKey: params.keys.publicKey,
+    algorithm: ecdsaSigning,
+  };
+  const extensions = params.authority
+    ? [
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey, false, crypto),
-      ],
-    },
-    crypto,
-  );
-
-  const serverKeys = (await webcrypto.subtle.generateKey(ecdsa, true, [
-    "sign",
-    "verify",
-  ])) as webcrypto.CryptoKeyPair;
-  const serverCert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: randomSerial(),
-      subject: "CN=localhost, O=entra-emulator",
-      issuer: caCert.subject,
-      notBefore,
-      notAfter,
-      publicKey: serverKeys.publicKey,
-      signingKey: caKeys.privateKey,
-      signingAlgorithm,
-      extensions: [
+        await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey, false, crypto),
+      ]
+    : [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(
           x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
@@ -106,26 +288,72 @@ export async function createTlsAuthority(options: TlsAuthorityOptions = {}): Pro
         ),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
         new x509.SubjectAlternativeNameExtension(
-          [
-            { type: "dns", value: "localhost" },
-            { type: "ip", value: "127.0.0.1" },
-            { type: "ip", value: "::1" },
-          ],
+          params.names.map((value) => ({ type: isIP(value) ? "ip" : "dns", value }) as const),
           false,
         ),
-        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey, false, crypto),
-      ],
+        await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey, false, crypto),
+        await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey, false, crypto),
+      ];
+  const certificate = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerial(),
+      subject: params.subject,
+      issuer: issuer.name,
+      notBefore: params.notBefore,
+      notAfter: params.notAfter,
+      publicKey: params.keys.publicKey,
+      signingKey: issuer.privateKey,
+      signingAlgorithm: issuer.algorithm,
+      extensions,
     },
     crypto,
   );
+  return certificate.toString("pem");
+}
 
-  const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", serverKeys.privateKey);
-  const ca = caCert.toString("pem");
-  return Object.freeze({
-    ca: `${ca}\n`,
-    key: `${x509.PemConverter.encode(pkcs8, "PRIVATE KEY")}\n`,
-    cert: `${serverCert.toString("pem")}\n${ca}\n`,
-  });
+/** Imports a given CA certificate and PKCS#8 key as a signer, checking that they belong together. */
+async function importSigner(x509: X509, ca: string, caKey: string): Promise<Signer> {
+  let certificate: X509Certificate;
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    certificate = new X509Certificate(ca);
+    privateKey = createPrivateKey(caKey);
+  } catch (error) {
+    throw new TypeError(`given.ca and given.caKey must be PEM: ${(error as Error).message}`);
+  }
+  const spki = certificate.publicKey.export({ type: "spki", format: "der" });
+  if (!createPublicKey(privateKey).export({ type: "spki", format: "der" }).equals(spki)) {
+    throw new TypeError("given.caKey is not the private key of given.ca.");
+  }
+  const algorithm = signingAlgorithmOf(privateKey);
+  const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" });
+  const imported = await webcrypto.subtle.importKey("pkcs8", pkcs8, algorithm.importParams, false, ["sign"]);
+  const name = new x509.X509Certificate(ca).subject;
+  const publicKey = spki.buffer.slice(spki.byteOffset, spki.byteOffset + spki.byteLength) as ArrayBuffer;
+  return { name, privateKey: imported, publicKey, algorithm: algorithm.signing };
+}
+
+function signingAlgorithmOf(key: ReturnType<typeof createPrivateKey>): {
+  importParams: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  signing: { name: string; hash?: string };
+} {
+  if (key.asymmetricKeyType === "rsa") {
+    return {
+      importParams: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      signing: { name: "RSASSA-PKCS1-v1_5" },
+    };
+  }
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === "ec" && (curve === "prime256v1" || curve === "secp384r1")) {
+    const p384 = curve === "secp384r1";
+    return {
+      importParams: { name: "ECDSA", namedCurve: p384 ? "P-384" : "P-256" },
+      signing: { name: "ECDSA", hash: p384 ? "SHA-384" : "SHA-256" },
+    };
+  }
+  throw new TypeError(
+    `given.caKey must be an ECDSA P-256/P-384 or RSA key, got ${key.asymmetricKeyType ?? "unknown"}.`,
+  );
 }
 
 function randomSerial(): string {

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { acceptTls } from "../accept-tls.js";
 import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
 import { listenTracked } from "../listen-tracked.js";
 import {
@@ -21,6 +22,7 @@ import {
   parseClearPassword,
   parseClientFirstPacket,
 } from "./mysql-packets.js";
+import { gatewayGreeting, type MysqlPersona } from "./mysql-persona.js";
 
 /** Options of {@link startMysqlGateway}. */
 export interface MysqlGatewayOptions {
@@ -38,6 +40,13 @@ export interface MysqlGatewayOptions {
    * or `mysql_clear_password`). Defaults to an empty password.
    */
   readonly backend: { readonly host: string; readonly port: number; readonly password?: string };
+  /**
+   * What the greeting claims to be. `mysql8` presents MySQL 8.0.42 as Azure Database for MySQL does
+   * (`CLIENT_LONG_PASSWORD` set, no MariaDB extended capabilities, default plugin
+   * `caching_sha2_password`), whatever the backend, with only capability bits the backend also has;
+   * `mariadb` forwards the backend's own greeting. Both keep the backend's thread id. Defaults to `mysql8`.
+   */
+  readonly persona?: MysqlPersona;
   /**
    * Decides a login from the cleartext password the client sent (the access token). A throw or
    * rejection counts as `invalid`. The same contract as the PostgreSQL gateway's `authorize`.
@@ -120,16 +129,12 @@ export function mysqlRejectionError(
   }
 }
 
-/** Capabilities the gateway never offers: it does not compress, and query attributes stay off. */
-const CAPABILITIES_NOT_OFFERED =
-  MysqlCapability.compress | MysqlCapability.zstdCompression | MysqlCapability.queryAttributes;
-
 /**
  * Starts a MySQL wire-protocol gateway that behaves like Azure Database for MySQL with Microsoft
- * Entra authentication: it forwards the backend's greeting (so version, capabilities and thread id
- * are the backend's), upgrades to TLS on SSLRequest, switches the client to `mysql_clear_password`,
- * lets `authorize` decide on the token, then finishes the backend login as the decided user and
- * pipes the session.
+ * Entra authentication: it greets as MySQL 8.0.42 (or, with `persona: "mariadb"`, forwards the
+ * backend's greeting) with the backend's thread id, upgrades to TLS on SSLRequest, switches the
+ * client to `mysql_clear_password`, lets `authorize` decide on the token, then finishes the backend
+ * login as the decided user and pipes the session.
  *
  * @example
  * const gateway = await startMysqlGateway({
@@ -209,7 +214,7 @@ class ClientConnection {
     this.#onClosed();
   }
 
-  /** Connects to the backend and forwards its greeting, with TLS offered and compression withdrawn. */
+  /** Connects to the backend and greets the client as the persona, with the backend's thread id. */
   async #greet(): Promise<void> {
     const { backend } = this.#settings.options;
     let session: MysqlBackendSession;
@@ -233,9 +238,9 @@ class ClientConnection {
       return;
     }
     this.#backend = session;
-    const greeting = session.greeting;
-    const capabilities = ((greeting.capabilities | MysqlCapability.ssl) & ~CAPABILITIES_NOT_OFFERED) >>> 0;
-    this.#write(buildHandshake({ ...greeting, capabilities }));
+    this.#write(
+      buildHandshake(gatewayGreeting(this.#settings.options.persona ?? "mysql8", session.greeting)),
+    );
     this.#phase = "handshake";
     this.#raw.on("data", this.#onData);
     this.#raw.resume();
@@ -303,18 +308,12 @@ class ClientConnection {
   #upgradeToTls(): void {
     // MySQL sends nothing after SSLRequest, so the ClientHello may already sit in our buffer:
     // hand it back to the raw socket, which the TLS socket drains first.
-    this.#raw.pause();
-    this.#raw.off("data", this.#onData);
-    const pending = this.#reader.takeRemainder();
-    if (pending.length > 0) this.#raw.unshift(pending);
-    const tlsSocket = new TLSSocket(this.#raw, {
-      isServer: true,
+    this.#client = acceptTls(this.#raw, {
       secureContext: this.#settings.secureContext,
+      pending: this.#reader.takeRemainder(),
+      onData: this.#onData,
+      onClose: () => this.destroy(),
     });
-    tlsSocket.on("error", () => this.destroy());
-    tlsSocket.on("close", () => this.destroy());
-    tlsSocket.on("data", this.#onData);
-    this.#client = tlsSocket;
     this.#tls = true;
   }
 

@@ -1,6 +1,6 @@
 import mysql from "mysql2/promise";
 import type { LoginDecision } from "../authorize-login.js";
-import { createTestCertificate, type TestCertificate } from "../pg/pg-test-certificate.js";
+import { createTlsAuthority, type TlsAuthority } from "../tls-authority.js";
 import { runMysqlAdminStatements } from "./mysql-backend-login.js";
 import {
   type MysqlGateway,
@@ -39,21 +39,21 @@ export function fakeMysqlAuthorize({ token }: { token: string }): LoginDecision 
 /** A gateway in front of {@link MYSQL_BACKEND} plus what a test needs to reach it. */
 export interface MysqlGatewayFixture {
   readonly gateway: MysqlGateway;
-  readonly certificate: TestCertificate;
+  readonly certificate: TlsAuthority;
   readonly logins: Array<{ accepted: boolean; reason?: string; user: string }>;
   /** A mysql2 config for the gateway over verified TLS that sends `token` as the cleartext password. */
   clientConfig(token?: string, overrides?: mysql.ConnectionOptions): mysql.ConnectionOptions;
   close(): Promise<void>;
 }
 
-let certificate: Promise<TestCertificate> | undefined;
+let certificate: Promise<TlsAuthority> | undefined;
 
 /** Starts a gateway with {@link fakeMysqlAuthorize}, a (per-process cached) certificate and recorded logins. */
 export async function startMysqlGatewayFixture(
   overrides: Partial<MysqlGatewayOptions> = {},
   limits: Partial<MysqlGatewayLimits> = {},
 ): Promise<MysqlGatewayFixture> {
-  certificate ??= createTestCertificate();
+  certificate ??= createTlsAuthority();
   const cert = await certificate;
   const logins: MysqlGatewayFixture["logins"] = [];
   const gateway = await startMysqlGateway(
@@ -78,7 +78,7 @@ export async function startMysqlGatewayFixture(
       port: gateway.port,
       user: "app@contoso",
       database: "test",
-      ssl: { ca: cert.cert },
+      ssl: { ca: cert.ca },
       authPlugins: { mysql_clear_password: () => () => Buffer.from(`${token}\0`) },
       ...config,
     }),

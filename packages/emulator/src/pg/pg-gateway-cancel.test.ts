@@ -46,7 +46,7 @@ describe("cancelling a running query through the gateway", () => {
       expect((await raw.received(1)).toString()).toBe("S");
       const secure = tlsConnect({
         socket: raw.socket,
-        ca: fixture.certificate.cert,
+        ca: fixture.certificate.ca,
         servername: "localhost",
       });
       const upgraded = await openRaw(0, secure);

@@ -102,7 +102,7 @@ describe("startup negotiation", () => {
     expect((await raw.received(1)).toString()).toBe("N");
     raw.socket.write(buildRequestPacket({ kind: "ssl-request" }));
     expect((await raw.received(2)).toString()).toBe("NS");
-    const secure = tlsConnect({ socket: raw.socket, ca: fixture.certificate.cert, servername: "localhost" });
+    const secure = tlsConnect({ socket: raw.socket, ca: fixture.certificate.ca, servername: "localhost" });
     const upgraded = await openRaw(0, secure);
     secure.write(buildStartupMessage([["user", "u"]]));
     const reader = new PgFrameReader();
@@ -117,7 +117,7 @@ describe("startup negotiation", () => {
     const raw = await openRaw(fixture.gateway.port);
     raw.socket.write(buildRequestPacket({ kind: "ssl-request" }));
     await raw.received(1);
-    const secure = tlsConnect({ socket: raw.socket, ca: fixture.certificate.cert, servername: "localhost" });
+    const secure = tlsConnect({ socket: raw.socket, ca: fixture.certificate.ca, servername: "localhost" });
     const upgraded = await openRaw(0, secure);
     const startup = buildStartupMessage([
       ["user", "u"],

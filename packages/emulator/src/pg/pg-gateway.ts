@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { acceptTls } from "../accept-tls.js";
 import { listenTracked } from "../listen-tracked.js";
 import { loginToBackend } from "./pg-backend-login.js";
 import {
@@ -241,16 +242,12 @@ class ClientConnection {
   }
 
   #upgradeToTls(): void {
-    this.#raw.off("data", this.#onData);
-    const tlsSocket = new TLSSocket(this.#raw, {
-      isServer: true,
+    this.#client = acceptTls(this.#raw, {
       secureContext: this.#settings.secureContext,
       ALPNProtocols: ["postgresql"],
+      onData: this.#onData,
+      onClose: () => this.destroy(),
     });
-    tlsSocket.on("error", () => this.destroy());
-    tlsSocket.on("close", () => this.destroy());
-    tlsSocket.on("data", this.#onData);
-    this.#client = tlsSocket;
     this.#tls = true;
   }
 

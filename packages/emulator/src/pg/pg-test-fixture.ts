@@ -1,4 +1,5 @@
 import pg from "pg";
+import { createTlsAuthority, type TlsAuthority } from "../tls-authority.js";
 import {
   type AuthDecision,
   type PgGateway,
@@ -6,7 +7,6 @@ import {
   type PgGatewayOptions,
   startPgGateway,
 } from "./pg-gateway.js";
-import { createTestCertificate, type TestCertificate } from "./pg-test-certificate.js";
 
 export { openRaw, type RawConnection } from "../raw-test-connection.js";
 
@@ -45,21 +45,21 @@ export function fakeAuthorize({ token }: { token: string }): AuthDecision {
 /** A gateway in front of {@link BACKEND} plus what a test needs to reach it. */
 export interface GatewayFixture {
   readonly gateway: PgGateway;
-  readonly certificate: TestCertificate;
+  readonly certificate: TlsAuthority;
   readonly logins: Array<{ accepted: boolean; reason?: string; user: string }>;
   /** A pg client config for the gateway over verified TLS. */
   clientConfig(overrides?: pg.ClientConfig): pg.ClientConfig;
   close(): Promise<void>;
 }
 
-let certificate: Promise<TestCertificate> | undefined;
+let certificate: Promise<TlsAuthority> | undefined;
 
 /** Starts a gateway with {@link fakeAuthorize}, a fresh (per-process cached) certificate and recorded logins. */
 export async function startGatewayFixture(
   overrides: Partial<PgGatewayOptions> = {},
   limits: Partial<PgGatewayLimits> = {},
 ): Promise<GatewayFixture> {
-  certificate ??= createTestCertificate();
+  certificate ??= createTlsAuthority();
   const cert = await certificate;
   const logins: GatewayFixture["logins"] = [];
   const gateway = await startPgGateway(
@@ -85,7 +85,7 @@ export async function startGatewayFixture(
       user: "app@contoso",
       database: "test",
       password: "good",
-      ssl: { ca: cert.cert },
+      ssl: { ca: cert.ca },
       ...config,
     }),
     close: () => gateway.close(),

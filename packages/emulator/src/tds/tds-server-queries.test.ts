@@ -172,7 +172,7 @@ describe("statements answered by the Azure SQL endpoint (tedious 19)", () => {
       options: {
         encrypt: true,
         trustServerCertificate: false,
-        cryptoCredentialsDetails: { ca: fixture.certificate.cert },
+        cryptoCredentialsDetails: { ca: fixture.certificate.ca },
       },
       pool: { max: 2 },
     });

@@ -1,6 +1,5 @@
 import type { Socket } from "node:net";
-import { Duplex } from "node:stream";
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext } from "node:tls";
 import type { LoginRejectionReason, SqlLoginDecision, SqlLoginRequest } from "../authorize-login.js";
 import { listenTracked } from "../listen-tracked.js";
 import {
@@ -13,7 +12,6 @@ import {
   buildFedAuthInfo,
   buildInfoToken,
   buildLoginAck,
-  buildPackets,
   buildPreloginResponse,
   buildReturnStatus,
   buildRow,
@@ -37,14 +35,13 @@ import {
   TDS_VERSION_7_4,
   type TdsMessage,
   type TdsMessageFields,
-  TdsMessageReader,
   TdsPacketStatus,
   TdsPacketType,
   TdsProtocolError,
   TokenType,
-  tlsFlightState,
 } from "./tds-packets.js";
 import { AZURE_SQL_PRODUCT_VERSION, runSqlBatch, type SqlOutcome, type SqlSession } from "./tds-sql.js";
+import { TdsTransport } from "./tds-transport.js";
 
 /**
  * Options of {@link startSqlServerEndpoint}.
@@ -121,7 +118,8 @@ export interface SqlServerEndpoint {
 export const SQL_FEDAUTH_SPN = "https://database.windows.net/";
 
 const PRODUCT_VERSION = AZURE_SQL_PRODUCT_VERSION.split(".").map(Number) as [number, number, number, number];
-const SERVER_VERSION: [number, number, number, number] = [
+/** The version a PRELOGIN response carries (Azure SQL Database's `12.0.2000.0`). */
+export const SQL_SERVER_PRELOGIN_VERSION: readonly [number, number, number, number] = [
   PRODUCT_VERSION[0],
   PRODUCT_VERSION[1],
   PRODUCT_VERSION[2],
@@ -203,7 +201,6 @@ interface EndpointSettings {
 }
 
 type Phase =
-  | "detect"
   | "prelogin"
   | "login7"
   | "fedauth-token"
@@ -213,34 +210,17 @@ type Phase =
   | "closing"
   | "closed";
 
-/** How bytes from the raw socket are routed. */
-type RawMode = "detect" | "plain" | "prelogin-tls" | "raw-tls" | "strict-tls";
-
 /** One client connection from accept to close; never throws out of its event handlers. */
 class TdsConnection {
-  readonly #raw: Socket;
   readonly #settings: EndpointSettings;
   readonly #onClosed: () => void;
   readonly #remoteAddress: string;
   readonly #spid: number;
-  /** Messages on the raw socket (plaintext session, or TLS handshake wrapped in PRELOGIN). */
-  readonly #plainReader: TdsMessageReader;
-  /** Messages inside TLS. */
-  readonly #secureReader: TdsMessageReader;
-  #phase: Phase = "detect";
-  #rawMode: RawMode = "detect";
-  /** Where TDS messages to the client are written (raw socket, or the TLS socket once encrypted). */
-  #out: Socket;
-  #tlsSocket: TLSSocket | undefined;
-  /** The byte side of the TLS socket for TLS inside PRELOGIN. */
-  #transport: Duplex | undefined;
-  #flight: Buffer[] = [];
-  #flightTimer: NodeJS.Timeout | undefined;
-  #encrypted = false;
+  readonly #transport: TdsTransport;
+  #phase: Phase = "prelogin";
   #fedAuthRequested = false;
   #login: Login7Request | undefined;
   #session: { user: string; login: string } | undefined;
-  #packetSize = TDS_DEFAULT_PACKET_SIZE;
   #transactionCount = 0;
   #transactionDescriptor = Buffer.alloc(8);
   #nextTransaction = 1n;
@@ -250,18 +230,22 @@ class TdsConnection {
   #pending: NodeJS.Timeout | undefined;
 
   constructor(raw: Socket, settings: EndpointSettings, onClosed: () => void) {
-    this.#raw = raw;
     this.#settings = settings;
     this.#onClosed = onClosed;
     this.#remoteAddress = normalizeAddress(raw.remoteAddress);
     this.#spid = settings.nextSpid;
     settings.nextSpid = settings.nextSpid >= 32_000 ? 51 : settings.nextSpid + 1;
-    this.#plainReader = new TdsMessageReader(settings.limits.maxLoginMessageLength);
-    this.#secureReader = new TdsMessageReader(settings.limits.maxLoginMessageLength);
-    this.#out = raw;
-    raw.on("error", () => this.destroy());
-    raw.on("close", () => this.destroy());
-    raw.on("data", this.#onRawData);
+    this.#transport = new TdsTransport(
+      raw,
+      { maxMessageLength: settings.limits.maxLoginMessageLength, spid: this.#spid },
+      {
+        strict: () => this.#transport.startStrictTls(settings.secureContext),
+        message: (message) => this.#handle(message),
+        accepting: () =>
+          this.#phase !== "authorizing" && this.#phase !== "closing" && this.#phase !== "closed",
+        closed: () => this.destroy(),
+      },
+    );
     this.#timer = setTimeout(() => this.destroy(), settings.limits.startupTimeoutInMs);
     this.#timer.unref();
   }
@@ -272,95 +256,10 @@ class TdsConnection {
     const wasRefusedPlaintext = this.#phase === "refused-plaintext";
     this.#phase = "closed";
     clearTimeout(this.#timer);
-    clearTimeout(this.#flightTimer);
     clearTimeout(this.#pending);
-    this.#tlsSocket?.destroy();
-    this.#transport?.destroy();
-    this.#raw.destroy();
+    this.#transport.destroy();
     if (wasRefusedPlaintext) this.#reportTlsRejection();
     this.#onClosed();
-  }
-
-  readonly #onRawData = (chunk: Buffer): void => {
-    try {
-      switch (this.#rawMode) {
-        case "detect":
-          this.#detect(chunk);
-          return;
-        case "plain":
-          this.#plainReader.push(chunk);
-          this.#drain(this.#plainReader);
-          return;
-        case "prelogin-tls":
-          this.#plainReader.push(chunk);
-          this.#drainHandshake();
-          return;
-        case "raw-tls":
-          this.#transport?.push(chunk);
-          return;
-        case "strict-tls":
-          return; // the TLS socket reads the raw socket itself
-      }
-    } catch {
-      this.destroy(); // malformed input or a write on a dead socket: drop this connection only
-    }
-  };
-
-  readonly #onCleartext = (chunk: Buffer): void => {
-    try {
-      this.#secureReader.push(chunk);
-      this.#drain(this.#secureReader);
-    } catch {
-      this.destroy();
-    }
-  };
-
-  #detect(chunk: Buffer): void {
-    const first = chunk[0];
-    if (first === 0x16) {
-      // TDS 8 (`encrypt: "strict"`): TLS first, everything inside it.
-      this.#raw.off("data", this.#onRawData);
-      this.#raw.pause();
-      this.#raw.unshift(chunk);
-      this.#rawMode = "strict-tls";
-      const tlsSocket = new TLSSocket(this.#raw, {
-        isServer: true,
-        secureContext: this.#settings.secureContext,
-        ALPNProtocols: ["tds/8.0"],
-      });
-      this.#useTlsSocket(tlsSocket);
-      this.#encrypted = true;
-      this.#out = tlsSocket as Socket;
-      this.#phase = "prelogin";
-      return;
-    }
-    if (first !== TdsPacketType.prelogin)
-      throw new TdsProtocolError("Expected PRELOGIN or a TLS ClientHello.");
-    this.#rawMode = "plain";
-    this.#phase = "prelogin";
-    this.#plainReader.push(chunk);
-    this.#drain(this.#plainReader);
-  }
-
-  #useTlsSocket(tlsSocket: TLSSocket): void {
-    tlsSocket.on("error", () => this.destroy());
-    tlsSocket.on("close", () => this.destroy());
-    tlsSocket.on("data", this.#onCleartext);
-    this.#tlsSocket = tlsSocket;
-  }
-
-  #drain(reader: TdsMessageReader): void {
-    for (;;) {
-      if (this.#phase === "authorizing" || this.#phase === "closing" || this.#phase === "closed") return;
-      // After the plaintext PRELOGIN the rest of the raw stream may be a TLS handshake.
-      if (reader === this.#plainReader && this.#rawMode !== "plain") {
-        if (this.#rawMode === "prelogin-tls") this.#drainHandshake();
-        return;
-      }
-      const message = reader.readMessage();
-      if (message === undefined) return;
-      this.#handle(message);
-    }
   }
 
   #handle(message: TdsMessage): void {
@@ -393,7 +292,7 @@ class TdsConnection {
   }
 
   #send(type: number, payload: Buffer): void {
-    this.#out.write(buildPackets(type, payload, { packetSize: this.#packetSize, spid: this.#spid }));
+    this.#transport.send(type, payload);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -407,12 +306,12 @@ class TdsConnection {
       this.#send(
         TdsPacketType.tabularResult,
         buildPreloginResponse({
-          version: SERVER_VERSION,
+          version: SQL_SERVER_PRELOGIN_VERSION,
           encryption,
           fedAuthRequired: this.#fedAuthRequested,
         }),
       );
-    if (this.#encrypted) {
+    if (this.#transport.encrypted) {
       respond(prelogin.encryption ?? Encryption.notSupported);
       this.#phase = "login7";
       return;
@@ -430,89 +329,8 @@ class TdsConnection {
     }
     // ENCRYPT_ON / ENCRYPT_REQ (and ENCRYPT_OFF, which Azure upgrades): full encryption.
     respond(clientEncryption === Encryption.off ? Encryption.required : Encryption.on);
-    this.#startPreloginTls();
+    this.#transport.startPreloginTls(this.#settings.secureContext);
     this.#phase = "login7";
-  }
-
-  /** TDS 7.x: the TLS handshake travels in PRELOGIN packets, then TLS runs directly on TCP. */
-  #startPreloginTls(): void {
-    const transport = new Duplex({
-      read() {},
-      write: (chunk: Buffer, _encoding, callback) => {
-        try {
-          this.#onTlsOutput(chunk);
-          callback();
-        } catch (error) {
-          callback(error as Error);
-        }
-      },
-    });
-    transport.on("error", () => this.destroy());
-    this.#transport = transport;
-    const tlsSocket = new TLSSocket(transport as unknown as Socket, {
-      isServer: true,
-      secureContext: this.#settings.secureContext,
-    });
-    this.#useTlsSocket(tlsSocket);
-    this.#rawMode = "prelogin-tls";
-    this.#encrypted = true;
-    this.#out = tlsSocket as Socket;
-  }
-
-  #drainHandshake(): void {
-    for (;;) {
-      if (this.#rawMode !== "prelogin-tls") {
-        if (this.#rawMode === "raw-tls") {
-          const rest = this.#plainReader.takeRemainder();
-          if (rest.length > 0) this.#transport?.push(rest);
-        }
-        return;
-      }
-      const message = this.#plainReader.readMessage();
-      if (message === undefined) return;
-      if (message.type !== TdsPacketType.prelogin)
-        throw new TdsProtocolError("Expected a TLS handshake packet.");
-      this.#transport?.push(message.payload);
-    }
-  }
-
-  #onTlsOutput(chunk: Buffer): void {
-    if (this.#phase === "closed") return;
-    if (this.#rawMode === "raw-tls") {
-      this.#raw.write(chunk);
-      return;
-    }
-    this.#flight.push(chunk);
-    const state = tlsFlightState(Buffer.concat(this.#flight));
-    clearTimeout(this.#flightTimer);
-    if (state.complete) {
-      this.#flushFlight(state.containsChangeCipherSpec);
-      return;
-    }
-    // Fallback for a flight the record scan cannot recognise: send what settled.
-    this.#flightTimer = setTimeout(() => {
-      try {
-        const settled = tlsFlightState(Buffer.concat(this.#flight));
-        this.#flushFlight(settled.containsChangeCipherSpec);
-      } catch {
-        this.destroy();
-      }
-    }, 50);
-    this.#flightTimer.unref();
-  }
-
-  #flushFlight(handshakeDone: boolean): void {
-    const bytes = Buffer.concat(this.#flight);
-    this.#flight = [];
-    if (bytes.length === 0) return;
-    this.#raw.write(
-      buildPackets(TdsPacketType.prelogin, bytes, { packetSize: TDS_DEFAULT_PACKET_SIZE, spid: this.#spid }),
-    );
-    if (handshakeDone) {
-      this.#rawMode = "raw-tls";
-      const rest = this.#plainReader.takeRemainder();
-      if (rest.length > 0) this.#transport?.push(rest);
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -602,11 +420,10 @@ class TdsConnection {
     this.#phase = "ready";
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#plainReader.maxMessageLength = this.#settings.limits.maxRequestLength;
-    this.#secureReader.maxMessageLength = this.#settings.limits.maxRequestLength;
+    this.#transport.maxMessageLength = this.#settings.limits.maxRequestLength;
     this.#report({ accepted: true, user: decision.user });
     // Requests the client pipelined after its login (rare) are waiting in the reader.
-    this.#drain(this.#rawMode === "plain" ? this.#plainReader : this.#secureReader);
+    this.#transport.drain();
   }
 
   #sendLoginResponse(login: Login7Request): void {
@@ -640,14 +457,14 @@ class TdsConnection {
       buildLoginAck({
         tdsVersion: TDS_VERSION_7_4,
         progName: "Microsoft SQL Server",
-        version: SERVER_VERSION,
+        version: SQL_SERVER_PRELOGIN_VERSION,
       }),
       buildEnvChangeText(EnvChangeType.packetSize, String(packetSize), String(TDS_DEFAULT_PACKET_SIZE)),
       buildFeatureExtAck(features),
       buildDone(),
     ];
     this.#send(TdsPacketType.tabularResult, Buffer.concat(tokens));
-    this.#packetSize = packetSize;
+    this.#transport.packetSize = packetSize;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -752,7 +569,7 @@ class TdsConnection {
       this.#pending = undefined;
       try {
         this.#send(TdsPacketType.tabularResult, payload);
-        this.#drain(this.#rawMode === "plain" ? this.#plainReader : this.#secureReader);
+        this.#transport.drain();
       } catch {
         this.destroy();
       }
@@ -870,8 +687,7 @@ class TdsConnection {
     if (this.#phase === "closing" || this.#phase === "closed") return;
     this.#send(TdsPacketType.tabularResult, Buffer.concat(tokens));
     this.#phase = "closing";
-    this.#out.end();
-    if (this.#out !== this.#raw && this.#rawMode !== "raw-tls") this.#raw.end();
+    this.#transport.end();
     const timer = setTimeout(() => this.destroy(), this.#settings.limits.lingerInMs);
     timer.unref();
   }

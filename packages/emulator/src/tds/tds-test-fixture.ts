@@ -1,6 +1,6 @@
 import { Connection, type ConnectionConfiguration, Request } from "tedious";
 import type { SqlLoginDecision } from "../authorize-login.js";
-import { createTestCertificate, type TestCertificate } from "../pg/pg-test-certificate.js";
+import { createTlsAuthority, type TlsAuthority } from "../tls-authority.js";
 import {
   type SqlServerEndpoint,
   type SqlServerEndpointLimits,
@@ -27,7 +27,7 @@ export function fakeSqlAuthorize({ token }: { token: string }): SqlLoginDecision
 /** An endpoint plus what a test needs to reach it. */
 export interface TdsFixture {
   readonly endpoint: SqlServerEndpoint;
-  readonly certificate: TestCertificate;
+  readonly certificate: TlsAuthority;
   readonly logins: Array<{ accepted: boolean; reason?: string; user: string }>;
   readonly tokens: string[];
   /** A tedious config for the endpoint with verified TLS (`strict` by default) and a static token. */
@@ -38,14 +38,14 @@ export interface TdsFixture {
   close(): Promise<void>;
 }
 
-let certificate: Promise<TestCertificate> | undefined;
+let certificate: Promise<TlsAuthority> | undefined;
 
 /** Starts an endpoint with {@link fakeSqlAuthorize}, a (per-process cached) certificate and recorded logins. */
 export async function startTdsFixture(
   overrides: Partial<SqlServerEndpointOptions> = {},
   limits: Partial<SqlServerEndpointLimits> = {},
 ): Promise<TdsFixture> {
-  certificate ??= createTestCertificate();
+  certificate ??= createTlsAuthority();
   const cert = await certificate;
   const logins: TdsFixture["logins"] = [];
   const tokens: string[] = [];
@@ -82,7 +82,7 @@ export async function startTdsFixture(
         database: TDS_TEST_DATABASE,
         encrypt: options.encrypt ?? "strict",
         trustServerCertificate: false,
-        cryptoCredentialsDetails: { ca: cert.cert },
+        cryptoCredentialsDetails: { ca: cert.ca },
         connectTimeout: 5_000,
         requestTimeout: 5_000,
       },
