@@ -40,7 +40,8 @@ describe("buildConnectionUrl", () => {
     expect(buildConnectionUrl({ ...base, format: "prisma" })).toMatch(/\?sslaccept=strict$/);
     const mysql2 = new URL(buildConnectionUrl({ ...base, format: "mysql2", port: 3307 }));
     expect(mysql2.port).toBe("3307");
-    expect(JSON.parse(mysql2.searchParams.get("ssl") as string)).toEqual({});
+    // `{}` would check the certificate chain but not the host name.
+    expect(JSON.parse(mysql2.searchParams.get("ssl") as string)).toEqual({ verifyIdentity: true });
     expect(mysql2.searchParams.get("enableCleartextPlugin")).toBe("true");
   });
 

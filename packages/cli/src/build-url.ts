@@ -27,15 +27,16 @@ const MYSQL_TLS: Readonly<Record<MysqlUrlFormat, string>> = {
   mysql: "ssl-mode=VERIFY_IDENTITY",
   // Prisma (schema engine): TLS on, invalid certificates refused (its default is accept_invalid_certs).
   prisma: "sslaccept=strict",
-  // mysql2 `uri`: query values are JSON-parsed; `ssl={}` verifies, the cleartext plugin must be allowed.
-  mysql2: `ssl=${encodeURIComponent("{}")}&enableCleartextPlugin=true`,
+  // mysql2 `uri`: query values are JSON-parsed. `ssl={}` would check the chain but not the host
+  // name; only `verifyIdentity: true` does both. The cleartext plugin must be allowed.
+  mysql2: `ssl=${encodeURIComponent(JSON.stringify({ verifyIdentity: true }))}&enableCleartextPlugin=true`,
 };
 
 /**
  * A connection URL with the user and token URL-encoded and certificate-verifying TLS required:
  * `postgresql://user:token@host:5432/db?sslmode=verify-full`, or for MySQL
  * `mysql://user:token@host:3306/db?ssl-mode=VERIFY_IDENTITY` (format `"mysql"`),
- * `?sslaccept=strict` (`"prisma"`) or `?ssl=%7B%7D&enableCleartextPlugin=true` (`"mysql2"`).
+ * `?sslaccept=strict` (`"prisma"`) or `?ssl=%7B%22verifyIdentity%22%3Atrue%7D&enableCleartextPlugin=true` (`"mysql2"`).
  *
  * @example
  * ```ts

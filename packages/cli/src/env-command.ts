@@ -15,8 +15,10 @@ token as the password.
               (psql, pg_dump and libpq read them all; add PGSSLROOTCERT for a private CA)
   mysql:      MYSQL_HOST MYSQL_TCP_PORT MYSQL_PWD (read by the mysql / mariadb clients),
               LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1 (Oracle's client), and MYSQL_USER,
-              MYSQL_DATABASE (NOT read by the clients; pass them yourself):
-              mariadb --user="$MYSQL_USER" --ssl-verify-server-cert "$MYSQL_DATABASE"
+              MYSQL_DATABASE (NOT read by the clients; pass them yourself). No variable makes
+              these clients verify the server, so ALWAYS pass the flag that does:
+              mariadb --ssl-verify-server-cert --user="$MYSQL_USER" "$MYSQL_DATABASE"
+              mysql --ssl-mode=VERIFY_IDENTITY --user="$MYSQL_USER" "$MYSQL_DATABASE"   (Oracle's)
 
 Options:
   -e, --engine <engine>   postgresql or mysql (default: the engine whose variables are set)
@@ -56,8 +58,25 @@ export async function envCommand(args: readonly string[], io: CliIo): Promise<nu
   io.stdout.write(
     envLines(target.engine, { host, port: target.port, database: target.database, user, token }),
   );
+  if (target.engine === "mysql") io.stderr.write(`${MYSQL_VERIFY_REMINDER}\n`);
   return 0;
 }
+
+/**
+ * The `mysql` and `mariadb` clients read the password from `MYSQL_PWD` but take TLS verification
+ * only from a flag (MariaDB 10.x and Oracle's client in its default `PREFERRED` mode encrypt
+ * without checking the certificate): said on stderr, so that it shows when stdout is `eval`ed.
+ */
+const MYSQL_VERIFY_REMINDER =
+  "entra-db: the mysql and mariadb clients only verify the server when told: connect with " +
+  "`mariadb --ssl-verify-server-cert` or `mysql --ssl-mode=VERIFY_IDENTITY` (Oracle's), or the token goes to any server that answers.";
+
+/** The commands that use the MySQL variables with the server verified, as comments for the output. */
+const MYSQL_VERIFIED_COMMANDS = [
+  "# No variable makes the clients verify the server; pass the flag that does:",
+  '#   mariadb --ssl-verify-server-cert --user="$MYSQL_USER" "$MYSQL_DATABASE"',
+  '#   mysql --ssl-mode=VERIFY_IDENTITY --user="$MYSQL_USER" "$MYSQL_DATABASE"   (Oracle\'s client)',
+].join("\n");
 
 /** What {@link envLines} writes. */
 export interface EnvLineValues {
@@ -69,7 +88,8 @@ export interface EnvLineValues {
 }
 
 /**
- * The export lines of `entra-db env` for an engine.
+ * The export lines of `entra-db env` for an engine; for MySQL followed by comment lines naming
+ * the client flags that verify the server.
  *
  * @example
  * ```ts
@@ -89,7 +109,7 @@ export function envLines(engine: "postgresql" | "mysql", values: EnvLineValues):
       ["PGSSLMODE", "verify-full"],
     ]);
   }
-  return exportLines([
+  const exports = exportLines([
     ["MYSQL_HOST", values.host],
     ["MYSQL_TCP_PORT", String(values.port)],
     ["MYSQL_USER", values.user],
@@ -97,4 +117,5 @@ export function envLines(engine: "postgresql" | "mysql", values: EnvLineValues):
     ["MYSQL_PWD", values.token],
     ["LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1"],
   ]);
+  return `${exports}${MYSQL_VERIFIED_COMMANDS}\n`;
 }

@@ -39,6 +39,19 @@ describe("envLines", () => {
     expect(text).toContain("export MYSQL_HOST='h'\n");
     expect(text).toContain("export MYSQL_TCP_PORT='3306'\n");
     expect(text).toContain("export MYSQL_PWD='t'\n");
-    expect(text).not.toContain("MYSQL_DATABASE");
+    expect(text).not.toContain("export MYSQL_DATABASE");
+  });
+
+  it("names the flags that make the mysql and mariadb clients verify the server, as comments", () => {
+    const text = envLines("mysql", { host: "h", port: 3306, user: "u", token: "t" });
+    const comments = text.split("\n").filter((line) => line.startsWith("#"));
+    expect(comments.join("\n")).toContain("mariadb --ssl-verify-server-cert");
+    expect(comments.join("\n")).toContain("mysql --ssl-mode=VERIFY_IDENTITY");
+    expect(
+      text
+        .split("\n")
+        .filter((line) => line !== "" && !line.startsWith("#"))
+        .every((line) => line.startsWith("export ")),
+    ).toBe(true);
   });
 });

@@ -15,7 +15,7 @@ managed identities): build the URL right before use.
   postgresql://<user>:<token>@<host>:5432/<db>?sslmode=verify-full
   mysql://<user>:<token>@<host>:3306/<db>?ssl-mode=VERIFY_IDENTITY      (--format mysql, default)
   mysql://<user>:<token>@<host>:3306/<db>?sslaccept=strict              (--format prisma)
-  mysql://<user>:<token>@<host>:3306/<db>?ssl=%7B%7D&enableCleartextPlugin=true  (--format mysql2)
+  mysql://<user>:<token>@<host>:3306/<db>?ssl=%7B%22verifyIdentity%22%3Atrue%7D&enableCleartextPlugin=true  (--format mysql2)
 
 Options:
   -e, --engine <engine>   postgresql or mysql (default: the engine whose variables are set)

@@ -13,6 +13,8 @@ export type {
   GetEntraTokenOptions,
 } from "./entra-token-provider.js";
 export { getSharedTokenProvider, resetSharedTokenProviders } from "./get-shared-token-provider.js";
+export type { GuardMariadbStreamOptions, MariadbStreamOption } from "./guard-mariadb-stream.js";
+export { guardMariadbStream } from "./guard-mariadb-stream.js";
 export { logger, redactToken } from "./logger.js";
 export type { CachedToken, RefreshPolicy, RetryJitter } from "./refresh-policy.js";
 export {
@@ -23,6 +25,8 @@ export {
   retryDelayInMs,
   shouldRefresh,
 } from "./refresh-policy.js";
+export type { ResolvedMariadbSsl } from "./resolve-mariadb-ssl.js";
+export { resolveMariadbSsl } from "./resolve-mariadb-ssl.js";
 export type { ResolvedSettings } from "./resolve-settings.js";
 export { resolveSettings } from "./resolve-settings.js";
 export type { ResolveUsernameInput } from "./resolve-username.js";
@@ -31,5 +35,12 @@ export type { Engine } from "./scope-for.js";
 export { scopeFor } from "./scope-for.js";
 export type { ServerAuthErrorDescription } from "./server-auth-errors.js";
 export { describeServerAuthError, shouldInvalidateToken } from "./server-auth-errors.js";
-export type { InspectTlsOptions, TlsFinding } from "./tls-policy.js";
-export { assertSecureTls, inspectSqlEncryption, inspectTlsValue } from "./tls-policy.js";
+export type { AssertSecureTlsOptions, InspectTlsOptions, TlsFinding, TlsPeerSocket } from "./tls-policy.js";
+export {
+  assertSecureTls,
+  inspectSqlEncryption,
+  inspectTlsEnvironment,
+  inspectTlsPeer,
+  inspectTlsValue,
+  strictSqlEncryption,
+} from "./tls-policy.js";

@@ -2,7 +2,8 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { deriveUsername } from "./derive-username.js";
 import { EntraAuthError } from "./entra-auth-error.js";
-import { CANARY_TOKEN, createFakeTokenProvider, fakeJwt } from "./testing.js";
+import { CANARY_TOKEN, createFakeTokenProvider, fakeJwt, fakeTlsSocket } from "./testing.js";
+import { inspectTlsPeer } from "./tls-policy.js";
 
 describe("@org/entra-core/testing", () => {
   it("builds JWT-shaped tokens that deriveUsername reads", () => {
@@ -87,5 +88,13 @@ describe("@org/entra-core/testing", () => {
     await provider.getToken();
     const shown = `${inspect(provider, { showHidden: true, depth: 10 })}\n${JSON.stringify(provider)}`;
     expect(shown).not.toContain("secret-token");
+  });
+
+  it("fakes the TLS socket a password hook checks: verified, for localhost, unless told otherwise", () => {
+    expect(inspectTlsPeer(fakeTlsSocket(), "localhost")).toBeUndefined();
+    expect(inspectTlsPeer(fakeTlsSocket(), "127.0.0.1")).toBeUndefined();
+    expect(inspectTlsPeer(fakeTlsSocket({ names: ["db.example.com"] }), "localhost")).toBeDefined();
+    expect(inspectTlsPeer(fakeTlsSocket({ authorized: false }), "localhost")).toBeDefined();
+    expect(inspectTlsPeer(fakeTlsSocket({ encrypted: false }), "localhost")).toBeDefined();
   });
 });

@@ -188,3 +188,40 @@ export function createFakeTokenProvider(options: FakeTokenProviderOptions = {}):
   });
   return provider;
 }
+
+/**
+ * A stand-in for the `tls.TLSSocket` a driver hands to a password hook: encrypted, with a
+ * verified certificate chain and a certificate issued for `names`. Pass it where an adapter's hook
+ * checks the live connection before it gives out a token (pg's client `connection.stream`,
+ * mysql2's auth plugin `connection.stream`); change `authorized` or `encrypted` to see it refuse.
+ *
+ * @example
+ * ```ts
+ * const plugin = config.authPlugins.mysql_clear_password({ connection: { config: {}, stream: fakeTlsSocket() } });
+ * await plugin(Buffer.alloc(20)); // the token and a NUL byte
+ * ```
+ *
+ * @param options - `names` the certificate carries (default `["localhost", "127.0.0.1"]`),
+ *   `authorized` (default `true`) and `encrypted` (default `true`).
+ */
+export function fakeTlsSocket(
+  options: {
+    readonly names?: readonly string[];
+    readonly authorized?: boolean;
+    readonly encrypted?: boolean;
+  } = {},
+): {
+  readonly encrypted: boolean;
+  readonly authorized: boolean;
+  getPeerCertificate(): { subject: { CN: string }; subjectaltname: string };
+} {
+  const names = options.names ?? ["localhost", "127.0.0.1"];
+  const subjectaltname = names
+    .map((name) => (/^[\d.]+$|:/.test(name) ? `IP Address:${name}` : `DNS:${name}`))
+    .join(", ");
+  return {
+    encrypted: options.encrypted ?? true,
+    authorized: options.authorized ?? true,
+    getPeerCertificate: () => ({ subject: { CN: names[0] ?? "" }, subjectaltname }),
+  };
+}

@@ -1,6 +1,13 @@
 import { AzureLogger, getLogLevel, setLogLevel } from "@azure/logger";
 import { describe, expect, it } from "vitest";
-import { assertSecureTls, inspectSqlEncryption, inspectTlsValue } from "./tls-policy.js";
+import {
+  assertSecureTls,
+  inspectSqlEncryption,
+  inspectTlsEnvironment,
+  inspectTlsPeer,
+  inspectTlsValue,
+  strictSqlEncryption,
+} from "./tls-policy.js";
 
 describe("tls-policy", () => {
   it("finds insecure TLS values", () => {
@@ -8,9 +15,13 @@ describe("tls-policy", () => {
     for (const mode of ["disable", "allow", "prefer", "no-verify", "DISABLE"]) {
       expect(inspectTlsValue(mode, "sslmode")).toBeDefined();
     }
-    expect(inspectTlsValue({ rejectUnauthorized: false }, "ssl")).toEqual({
+    expect(inspectTlsValue({ rejectUnauthorized: false }, "ssl")).toMatchObject({
       setting: "ssl.rejectUnauthorized",
       problem: "disables certificate verification",
+    });
+    expect(inspectTlsValue({ ca: "PEM", checkServerIdentity: () => undefined }, "ssl")).toMatchObject({
+      setting: "ssl.checkServerIdentity",
+      fix: expect.stringContaining("ssl.servername"),
     });
     expect(inspectTlsValue(undefined, "ssl", { absentMeansOff: true })).toBeDefined();
     expect(inspectTlsValue(null, "ssl", { absentMeansOff: true })).toBeDefined();
@@ -39,7 +50,7 @@ describe("tls-policy", () => {
       expect.objectContaining({
         code: "INSECURE_TRANSPORT",
         message: expect.stringContaining("ssl"),
-        hint: expect.stringMatching(/ssl: true.*\{ ca \}.*allowInsecure: true only for local testing/),
+        hint: expect.stringMatching(/set it to true.*\{ ca \}.*allowInsecure: true skips this check/),
       }),
     );
     expect(() => assertSecureTls(undefined, {})).not.toThrow();
@@ -62,5 +73,79 @@ describe("tls-policy", () => {
       setLogLevel(level);
     }
     expect(lines.join("\n")).toContain("options.encrypt");
+  });
+
+  it("turns encrypt: true into TDS 8 strict unless insecure transport is allowed", () => {
+    expect(strictSqlEncryption(undefined)).toBe("strict");
+    expect(strictSqlEncryption(true)).toBe("strict");
+    expect(strictSqlEncryption("strict")).toBe("strict");
+    expect(strictSqlEncryption(false)).toBe(false);
+    expect(strictSqlEncryption(true, { allowInsecure: true })).toBe(true);
+    expect(strictSqlEncryption(false, { allowInsecure: true })).toBe(false);
+  });
+
+  it("refuses NODE_TLS_REJECT_UNAUTHORIZED=0, which turns off verification process-wide", () => {
+    expect(inspectTlsEnvironment({})).toBeUndefined();
+    expect(inspectTlsEnvironment({ NODE_TLS_REJECT_UNAUTHORIZED: "1" })).toBeUndefined();
+    expect(inspectTlsEnvironment({ NODE_TLS_REJECT_UNAUTHORIZED: "0" })?.setting).toBe(
+      "NODE_TLS_REJECT_UNAUTHORIZED=0",
+    );
+    const env = { NODE_TLS_REJECT_UNAUTHORIZED: "0" };
+    expect(() => assertSecureTls(undefined, { env })).toThrow(
+      expect.objectContaining({
+        code: "INSECURE_TRANSPORT",
+        message: expect.stringContaining("NODE_TLS_REJECT_UNAUTHORIZED=0"),
+        hint: expect.stringContaining("NODE_EXTRA_CA_CERTS"),
+      }),
+    );
+    expect(() => assertSecureTls(undefined, { env, allowInsecure: true })).not.toThrow();
+    // A finding in the config is reported first.
+    expect(() => assertSecureTls(inspectTlsValue(false, "ssl"), { env })).toThrow(
+      /The setting ssl disables TLS/,
+    );
+  });
+
+  describe("inspectTlsPeer (the live connection a token is about to be written to)", () => {
+    const certificate = { subject: { CN: "db.example.com" }, subjectaltname: "DNS:db.example.com" };
+    const verified = {
+      encrypted: true,
+      authorized: true,
+      getPeerCertificate: () => certificate,
+    };
+
+    it("accepts a verified TLS socket whose certificate names the server", () => {
+      expect(inspectTlsPeer(verified, "db.example.com")).toBeUndefined();
+      expect(inspectTlsPeer(verified, undefined)).toBeUndefined();
+    });
+
+    it("accepts a resumed session, which shows no certificate but only its issuer can resume", () => {
+      const resumed = { ...verified, isSessionReused: () => true, getPeerCertificate: () => ({}) };
+      expect(inspectTlsPeer(resumed, "db.example.com")).toBeUndefined();
+      expect(inspectTlsPeer({ ...resumed, authorized: false }, "db.example.com")).toBeDefined();
+    });
+
+    it("refuses a plaintext socket", () => {
+      expect(inspectTlsPeer({ encrypted: false }, "db.example.com")?.subject).toBe("The connection");
+      expect(inspectTlsPeer(undefined, "db.example.com")).toBeDefined();
+    });
+
+    it("refuses a certificate whose chain was not verified", () => {
+      const finding = inspectTlsPeer(
+        { ...verified, authorized: false, authorizationError: "SELF_SIGNED_CERT_IN_CHAIN" },
+        "db.example.com",
+      );
+      expect(finding?.problem).toContain("SELF_SIGNED_CERT_IN_CHAIN");
+    });
+
+    it("refuses a verified certificate issued for another host name", () => {
+      const finding = inspectTlsPeer(verified, "localhost");
+      expect(finding?.problem).toContain('does not name "localhost"');
+      expect(() => assertSecureTls(finding)).toThrow(
+        expect.objectContaining({
+          code: "INSECURE_TRANSPORT",
+          message: expect.stringMatching(/^The server certificate/),
+        }),
+      );
+    });
   });
 });

@@ -75,7 +75,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
     expect(connection.config.options.trustServerCertificate).toBe(false);
   });
 
-  it("keeps encrypt: true and the other tedious options you set; knex's own fields pass through", () => {
+  it("turns encrypt: true into TDS 8 strict and keeps the other tedious options you set; knex's own fields pass through", () => {
     const cfg = generated(
       withEntra(
         {
@@ -91,7 +91,7 @@ describe("withEntra (knex, mssql client): what knex hands tedious", () => {
       ),
     );
     expect(cfg.options).toMatchObject({
-      encrypt: true,
+      encrypt: "strict",
       trustServerCertificate: false,
       appName: "orders-api",
       port: 14330,

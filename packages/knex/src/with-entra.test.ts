@@ -1,5 +1,10 @@
 import { inspect } from "node:util";
-import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeJwt } from "@org/entra-core/testing";
+import {
+  CANARY_TOKEN as CANARY,
+  createFakeTokenProvider,
+  fakeJwt,
+  fakeTlsSocket,
+} from "@org/entra-core/testing";
 import knex, { type Knex } from "knex";
 import { describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
@@ -24,7 +29,7 @@ async function providedConnection(config: Knex.Config): Promise<Connection> {
 async function clearPasswordAnswer(connection: Connection): Promise<string> {
   const plugins = connection.authPlugins as Record<string, ClearPasswordPlugin>;
   const plugin = plugins.mysql_clear_password as ClearPasswordPlugin;
-  return (await plugin({})(Buffer.alloc(0))).toString();
+  return (await plugin({ connection: { stream: fakeTlsSocket() } })(Buffer.alloc(0))).toString();
 }
 
 describe("withEntra (knex, PostgreSQL clients)", () => {
@@ -41,7 +46,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
         host: "db.postgres.database.azure.com",
         user: "app",
         database: "orders",
-        ssl: true,
+        ssl: { rejectUnauthorized: true },
       });
       await expect((connection.password as PasswordFunction).call(undefined)).resolves.toBe(CANARY);
       expect(provider.calls).toBe(1);
@@ -72,7 +77,12 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
       { client: "pg", connection: { connectionString: "postgresql://app@h/orders" } },
       { tokenProvider: createFakeTokenProvider(), env },
     );
-    expect(connectionOf(config)).toMatchObject({ host: "h", user: "app", database: "orders", ssl: true });
+    expect(connectionOf(config)).toMatchObject({
+      host: "h",
+      user: "app",
+      database: "orders",
+      ssl: { rejectUnauthorized: true },
+    });
   });
 
   it("reads the Service Connector variables when there is no connection", () => {
@@ -94,7 +104,7 @@ describe("withEntra (knex, PostgreSQL clients)", () => {
       port: 5432,
       database: "orders",
       user: "orders-identity",
-      ssl: true,
+      ssl: { rejectUnauthorized: true },
     });
   });
 
@@ -306,7 +316,7 @@ describe("withEntra (knex connection provider functions)", () => {
     expect(connection).toMatchObject({
       host: "from-vault.postgres.database.azure.com",
       user: "app",
-      ssl: true,
+      ssl: { rejectUnauthorized: true },
     });
     expect(typeof connection.password).toBe("function");
     expect(connection.expirationChecker).toBe(expirationChecker);
@@ -400,7 +410,7 @@ describe("withEntra (the rest of the knex config)", () => {
     try {
       const pgSettings = pg.client.connectionSettings as Connection;
       expect(typeof pgSettings.password).toBe("function");
-      expect(pgSettings.ssl).toBe(true);
+      expect(pgSettings.ssl).toEqual({ rejectUnauthorized: true });
       const mysqlSettings = mysql.client.connectionSettings as Connection;
       expect(typeof (mysqlSettings.authPlugins as Connection).mysql_clear_password).toBe("function");
       expect(mysqlSettings.ssl).toEqual({ verifyIdentity: true });

@@ -40,4 +40,19 @@ describe("TLS policy (mssql)", () => {
     );
     expect(config.options).toMatchObject({ encrypt: false, trustServerCertificate: true });
   });
+
+  it("turns encrypt: true (Encrypt=True) into TDS 8 strict, so no server can downgrade the login", () => {
+    for (const config of [{ options: { encrypt: true } }, { encrypt: true }]) {
+      const result = withEntra({ server: SERVER, ...config } as sql.config, {
+        tokenProvider: createFakeTokenProvider(),
+        env: {},
+      });
+      expect(result.options.encrypt).toBe("strict");
+    }
+    const kept = withEntra(
+      { server: "localhost", options: { encrypt: true } },
+      { tokenProvider: createFakeTokenProvider(), env: {}, allowInsecure: true },
+    );
+    expect(kept.options.encrypt).toBe(true);
+  });
 });

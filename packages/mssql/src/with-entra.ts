@@ -4,6 +4,7 @@ import {
   type EntraOptions,
   inspectSqlEncryption,
   resolveSettings,
+  strictSqlEncryption,
 } from "@org/entra-core";
 import { createEntraAuthentication, type EntraAuthentication, watchEntraErrors } from "@org/tedious-entra";
 import type sql from "mssql";
@@ -51,9 +52,10 @@ const REFUSED_FIELDS: ReadonlyArray<readonly [string, string]> = [
  * - `server`, `port` and `database` default to `AZURE_SQL_SERVER`, `AZURE_SQL_PORT`,
  *   `AZURE_SQL_DATABASE`; the managed identity's client ID to `options.clientId`, then the
  *   config's `clientId` (or `options.clientId` of the config), then `AZURE_SQL_CLIENTID`.
- * - TLS: `options.encrypt` defaults to `"strict"` (TDS 8; see `@org/tedious-entra` for why not
- *   `true`), `options.trustServerCertificate` to `false`; insecure values throw `EntraAuthError`
- *   (`INSECURE_TRANSPORT`) unless `allowInsecure`.
+ * - TLS: `options.encrypt` is `"strict"` (TDS 8), also when the config or connection string says
+ *   `true` / `Encrypt=True` (see `@org/tedious-entra` for why); `options.trustServerCertificate`
+ *   defaults to `false`. Insecure values and `NODE_TLS_REJECT_UNAUTHORIZED=0` throw
+ *   `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure`.
  * - A connection string is parsed with mssql's own parser; one with a password, token or secret
  *   is refused. A static `password`, `user`, `domain`, `token` or secret in the config is refused.
  * - `beforeConnect` (yours still runs) watches each pooled connection: a failed login's error says
@@ -99,12 +101,13 @@ export function withEntra(
   const given = { ...base.options } as sql.IOptions & { clientId?: unknown };
   const loose = base as MssqlEntraConfig & { encrypt?: unknown; trustServerCertificate?: unknown };
   // mssql reads top-level encrypt / trustServerCertificate when options has none.
-  const encrypt = given.encrypt ?? (loose.encrypt as sql.IOptions["encrypt"]) ?? "strict";
+  const givenEncrypt = given.encrypt ?? (loose.encrypt as sql.IOptions["encrypt"]);
   const trustServerCertificate =
     given.trustServerCertificate ?? (loose.trustServerCertificate as boolean | undefined) ?? false;
-  assertSecureTls(inspectSqlEncryption({ encrypt, trustServerCertificate }), {
+  assertSecureTls(inspectSqlEncryption({ encrypt: givenEncrypt, trustServerCertificate }), {
     allowInsecure: options.allowInsecure,
   });
+  const encrypt = strictSqlEncryption(givenEncrypt, options) as sql.IOptions["encrypt"];
 
   const named = given.instanceName !== undefined || server.includes("\\");
   // mssql prefers options.port over port; fill in AZURE_SQL_PORT only when neither is set.

@@ -12,7 +12,9 @@ const env = {};
 async function answerAuthSwitch(config: ConnectionOptions): Promise<Buffer> {
   const factory = config.authPlugins?.mysql_clear_password;
   if (!factory) throw new Error("no mysql_clear_password plugin");
-  const plugin = factory({ connection: { config: {} }, command: {} } as never);
+  // What mysql2 passes once TLS is up: the connection's own config and its verified TLS socket.
+  const stream = { encrypted: true, authorized: true, getPeerCertificate: () => ({ subject: { CN: "h" } }) };
+  const plugin = factory({ connection: { config: {}, stream }, command: {} } as never);
   return (await plugin(Buffer.alloc(20))) as Buffer;
 }
 
@@ -164,5 +166,30 @@ describe("withEntra (mysql2 config)", () => {
     await answerAuthSwitch(config);
     expect(inspect(config, { depth: 10, showHidden: true })).not.toContain(CANARY);
     expect(JSON.stringify(config)).not.toContain(CANARY);
+  });
+
+  it("answers no clear-password switch on a connection whose server was not verified", async () => {
+    const provider = createFakeTokenProvider();
+    const config = withEntra({ host: "db.example.com", user: "u" }, { tokenProvider: provider, env: {} });
+    const factory = config.authPlugins?.mysql_clear_password;
+    if (!factory) throw new Error("no mysql_clear_password plugin");
+    const certificate = { subject: { CN: "x" }, subjectaltname: "DNS:db.example.com" };
+    const streams = [
+      { encrypted: false },
+      { encrypted: true, authorized: false, getPeerCertificate: () => certificate },
+      {
+        encrypted: true,
+        authorized: true,
+        getPeerCertificate: () => ({ subjectaltname: "DNS:impostor.invalid" }),
+      },
+    ];
+    for (const stream of streams) {
+      const plugin = factory({
+        connection: { config: { host: "db.example.com" }, stream },
+        command: {},
+      } as never);
+      await expect(plugin(Buffer.alloc(20))).rejects.toMatchObject({ code: "INSECURE_TRANSPORT" });
+    }
+    expect(provider.calls).toBe(0);
   });
 });

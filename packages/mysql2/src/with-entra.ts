@@ -7,6 +7,7 @@ import {
   type EntraOptions,
   type EntraTokenProvider,
   getSharedTokenProvider,
+  inspectTlsPeer,
   logger,
   resolveSettings,
   type ServerAuthErrorDescription,
@@ -29,8 +30,14 @@ type AuthPluginFactory = NonNullable<ConnectionOptions["authPlugins"]>[string];
 
 /** What mysql2 passes to an auth plugin factory (`lib/commands/auth_switch.js`). */
 interface AuthPluginContext {
-  /** The connecting mysql2 connection; `config` is its own copy of the options. */
-  readonly connection?: { readonly config?: { readonly user?: string } };
+  /**
+   * The connecting mysql2 connection; `config` is its own copy of the options, `stream` the
+   * socket it writes to (a `tls.TLSSocket` once TLS is up).
+   */
+  readonly connection?: {
+    readonly config?: { readonly user?: string; readonly host?: string };
+    readonly stream?: unknown;
+  };
   /** The handshake (or change-user) command: an EventEmitter that emits `error` and `end`. */
   readonly command?: {
     prependListener?(event: "error", listener: (error: MysqlServerError) => void): unknown;
@@ -78,7 +85,9 @@ const ownHooks = new WeakSet<object>();
  * - TLS is on and verifies the certificate and host name by default
  *   (`ssl: { verifyIdentity: true }`); `AZURE_MYSQL_SSL=true` becomes that object. A config that
  *   disables TLS, certificate or host name verification, names an SSL profile, or sets
- *   `insecureAuth` throws `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure: true`.
+ *   `insecureAuth`, and a process with `NODE_TLS_REJECT_UNAUTHORIZED=0`, throw `EntraAuthError`
+ *   (`INSECURE_TRANSPORT`) unless `allowInsecure: true`. Before each token is handed over, the
+ *   plugin checks the live connection itself: TLS up, chain verified, certificate issued for the host.
  * - A `uri` is parsed into fields (explicit fields win, as in mysql2); it must not contain a password.
  * - When the server rejects a token as expired or invalid, the cached token is dropped so the next
  *   connection fetches a fresh one, and the error message says what to change.
@@ -175,7 +184,10 @@ export function withEntra<T extends Mysql2EntraConfig = Mysql2EntraConfig>(
     ...(user === undefined ? {} : { user }),
     // mysql2 accepts `ssl: false` (plaintext; only reachable with allowInsecure) but does not type it.
     ssl: ssl as Mysql2EntraConfig["ssl"],
-    authPlugins: { ...authPlugins, mysql_clear_password: createClearPasswordPlugin(provider) },
+    authPlugins: {
+      ...authPlugins,
+      mysql_clear_password: createClearPasswordPlugin(provider, options.allowInsecure === true),
+    },
   };
   if (user === undefined) {
     // mysql2 sends the user name in its handshake response, before the server switches to the
@@ -204,11 +216,16 @@ function refuseStaticSecrets(config: Mysql2EntraConfig): void {
 /**
  * The `mysql_clear_password` plugin: mysql2 calls the factory once per auth switch with
  * `{ connection, command }` and the returned function with the server's plugin data; it answers
- * with the token and a NUL byte, like mysql2's built-in plugin. Only the provider is captured.
+ * with the token and a NUL byte, like mysql2's built-in plugin. Before it does, it checks the
+ * connection the token is about to be written to (TLS up, chain verified, certificate issued for
+ * the host) unless insecure transport is allowed. Only the provider is captured.
  */
-function createClearPasswordPlugin(provider: EntraTokenProvider): AuthPluginFactory {
+function createClearPasswordPlugin(provider: EntraTokenProvider, allowInsecure: boolean): AuthPluginFactory {
   const factory = (context: AuthPluginContext) => {
     return async (_pluginData: Buffer): Promise<Buffer> => {
+      if (!allowInsecure) {
+        assertSecureTls(inspectTlsPeer(context.connection?.stream, context.connection?.config?.host));
+      }
       const { token } = await provider.getToken();
       watchAuthFailure(context, provider, deriveUsername(token));
       return Buffer.from(`${token}\0`);

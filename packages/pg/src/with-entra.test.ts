@@ -22,7 +22,8 @@ describe("withEntra (pg config)", () => {
 
   it("turns TLS on with certificate verification by default", () => {
     const config = withEntra({ host: "h", user: "u" }, { tokenProvider: createFakeTokenProvider(), env });
-    expect(config.ssl).toBe(true);
+    // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED (read by tls.connect for unset values) cannot turn it off.
+    expect(config.ssl).toEqual({ rejectUnauthorized: true });
   });
 
   it("keeps a caller's verified TLS object (private CA)", () => {
@@ -30,7 +31,7 @@ describe("withEntra (pg config)", () => {
       { host: "h", user: "u", ssl: { ca: "PEM" } },
       { tokenProvider: createFakeTokenProvider(), env },
     );
-    expect(config.ssl).toEqual({ ca: "PEM" });
+    expect(config.ssl).toEqual({ ca: "PEM", rejectUnauthorized: true });
   });
 
   it.each([
@@ -38,6 +39,7 @@ describe("withEntra (pg config)", () => {
     ["rejectUnauthorized: false", { ssl: { rejectUnauthorized: false } }],
     ["sslmode=disable", { connectionString: "postgres://u@h/db?sslmode=disable" }],
     ["sslmode=no-verify", { connectionString: "postgres://u@h/db?sslmode=no-verify" }],
+    ["checkServerIdentity", { ssl: { ca: "PEM", checkServerIdentity: () => undefined } }],
   ])("refuses an insecure config (%s) before any I/O", (_name, insecure) => {
     const provider = createFakeTokenProvider();
     expect(() =>
@@ -100,7 +102,7 @@ describe("withEntra (pg config)", () => {
       port: 5433,
       database: "inventory",
       user: "aad_conn",
-      ssl: true,
+      ssl: { rejectUnauthorized: true },
     });
   });
 
@@ -133,5 +135,44 @@ describe("withEntra (pg config)", () => {
     await (config.password as () => Promise<string>).call(undefined);
     expect(inspect(config, { depth: 10, showHidden: true })).not.toContain(CANARY);
     expect(JSON.stringify(config)).not.toContain(CANARY);
+  });
+
+  it("refuses to start when NODE_TLS_REJECT_UNAUTHORIZED=0 turns verification off process-wide", () => {
+    const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+    try {
+      expect(() =>
+        withEntra({ host: "h", user: "u" }, { tokenProvider: createFakeTokenProvider(), env }),
+      ).toThrowError(
+        expect.objectContaining({
+          code: "INSECURE_TRANSPORT",
+          message: expect.stringContaining("NODE_TLS_REJECT_UNAUTHORIZED=0"),
+        }),
+      );
+    } finally {
+      if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
+    }
+  });
+
+  it("hands pg no token for a connection whose server was not verified", async () => {
+    const provider = createFakeTokenProvider();
+    const config = withEntra({ host: "db.example.com", user: "u" }, { tokenProvider: provider, env });
+    const password = config.password as (this: unknown) => Promise<string>;
+    const certificate = { subject: { CN: "db.example.com" }, subjectaltname: "DNS:db.example.com" };
+    const client = (stream: unknown) => ({ host: "db.example.com", connection: { stream } });
+    const plaintext = { encrypted: false };
+    const unverified = { encrypted: true, authorized: false, getPeerCertificate: () => certificate };
+    const otherName = {
+      encrypted: true,
+      authorized: true,
+      getPeerCertificate: () => ({ subject: { CN: "x" }, subjectaltname: "DNS:impostor.invalid" }),
+    };
+    for (const stream of [plaintext, unverified, otherName]) {
+      await expect(password.call(client(stream))).rejects.toMatchObject({ code: "INSECURE_TRANSPORT" });
+    }
+    expect(provider.calls).toBe(0);
+    const verified = { encrypted: true, authorized: true, getPeerCertificate: () => certificate };
+    await expect(password.call(client(verified))).resolves.toBe(CANARY);
   });
 });

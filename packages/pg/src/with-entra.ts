@@ -7,6 +7,7 @@ import {
   type EntraOptions,
   type EntraTokenProvider,
   getSharedTokenProvider,
+  inspectTlsPeer,
   inspectTlsValue,
   logger,
   resolveSettings,
@@ -25,7 +26,10 @@ type PasswordFunction = (this: unknown) => Promise<string>;
 /** The parts of a connecting `pg.Client` the password hook looks at (pg's own fields). */
 interface ConnectingClient {
   readonly user?: string;
+  readonly host?: string;
   readonly connection?: {
+    /** The socket pg writes to: a `tls.TLSSocket` once TLS is up. */
+    readonly stream?: unknown;
     prependListener?(event: "errorMessage", listener: (message: Error) => void): unknown;
     removeListener?(event: "errorMessage", listener: (message: Error) => void): unknown;
     once?(event: "readyForQuery" | "end", listener: () => void): unknown;
@@ -40,8 +44,12 @@ interface ConnectingClient {
  * - `host`, `port`, `database` and `user` default to the Service Connector variables
  *   (`AZURE_POSTGRESQL_HOST`, `_PORT`, `_DATABASE`, `_USER`); the username then falls back to
  *   `options.username` and finally to the token's claims (managed identity name, UPN).
- * - TLS is on and verified by default (`ssl: true`); a config that disables TLS or certificate
- *   verification throws `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure: true`.
+ * - TLS is on and verified by default (`ssl: { rejectUnauthorized: true }`, which
+ *   `NODE_TLS_REJECT_UNAUTHORIZED` cannot turn off). A config that disables TLS, certificate
+ *   verification or the host name check (`ssl.checkServerIdentity`), and a process with
+ *   `NODE_TLS_REJECT_UNAUTHORIZED=0`, throw `EntraAuthError` (`INSECURE_TRANSPORT`) unless
+ *   `allowInsecure: true`. Before each token is handed to pg, the password hook checks the live
+ *   connection itself: TLS up, certificate chain verified, certificate issued for the host.
  * - A `connectionString` is parsed into fields so that it cannot silently drop the password hook;
  *   it must not contain a password.
  * - When the server rejects a token as expired or invalid, the cached token is dropped so the next
@@ -80,11 +88,12 @@ export function withEntra<T extends PgEntraConfig = PgEntraConfig>(
   const port = merged.port ?? settings.port;
   const database = merged.database ?? settings.database;
   const user = merged.user ?? options.username ?? settings.user;
-  const ssl = merged.ssl ?? settings.ssl ?? true;
+  const given = merged.ssl ?? settings.ssl ?? true;
 
-  assertSecureTls(inspectTlsValue(ssl, connectionString ? "sslmode in connectionString" : "ssl"), {
+  assertSecureTls(inspectTlsValue(given, connectionString ? "sslmode in connectionString" : "ssl"), {
     allowInsecure: options.allowInsecure,
   });
+  const ssl = options.allowInsecure === true ? given : verifyingSsl(given);
 
   const provider = getSharedTokenProvider({
     ...options,
@@ -99,7 +108,11 @@ export function withEntra<T extends PgEntraConfig = PgEntraConfig>(
     ...(database === undefined ? {} : { database }),
     ...(user === undefined ? {} : { user }),
     ssl,
-    password: createPasswordFunction(provider),
+    password: createPasswordFunction(provider, {
+      allowInsecure: options.allowInsecure === true,
+      servername:
+        typeof ssl === "object" && ssl !== null ? (ssl as { servername?: string }).servername : undefined,
+    }),
   };
   if (user === undefined) {
     // pg sends the user name before it asks for the password, so a pool must learn it from the
@@ -122,8 +135,31 @@ function parseConnectionString(connectionString: string): PgEntraConfig {
   ) as PgEntraConfig;
 }
 
-function createPasswordFunction(provider: EntraTokenProvider): PasswordFunction {
+/**
+ * pg's TLS options with `rejectUnauthorized: true` set explicitly: pg passes them to
+ * `tls.connect`, where an unset value would follow `NODE_TLS_REJECT_UNAUTHORIZED`.
+ */
+function verifyingSsl(ssl: PgEntraConfig["ssl"]): PgEntraConfig["ssl"] {
+  if (ssl === true) return { rejectUnauthorized: true };
+  if (typeof ssl === "object" && ssl !== null) return { ...ssl, rejectUnauthorized: true };
+  return ssl;
+}
+
+/** How the password hook checks the connection it is about to answer. */
+interface PeerCheck {
+  readonly allowInsecure: boolean;
+  /** `ssl.servername`, when the certificate must carry a name other than the host. */
+  readonly servername: string | undefined;
+}
+
+function createPasswordFunction(provider: EntraTokenProvider, check: PeerCheck): PasswordFunction {
   return async function password(this: unknown) {
+    const client = this as ConnectingClient | undefined;
+    // pg calls the hook as a method of the client whose connection asked for the password; only
+    // then is there a socket the token is about to be written to.
+    if (client?.connection && !check.allowInsecure) {
+      assertSecureTls(inspectTlsPeer(client.connection.stream, check.servername ?? client.host));
+    }
     const { token } = await provider.getToken();
     watchAuthFailure(this as ConnectingClient | undefined, provider, token);
     return token;

@@ -8,8 +8,10 @@ import {
   type EntraOptions,
   type EntraTokenProvider,
   getSharedTokenProvider,
-  inspectTlsValue,
+  guardMariadbStream,
   logger,
+  type MariadbStreamOption,
+  resolveMariadbSsl,
   resolveSettings,
   resolveUsername,
   scopeFor,
@@ -63,7 +65,9 @@ export interface EntraMysqlAdapterConfig {
   readonly user?: string;
   /**
    * TLS options of the mariadb connector. Must verify certificates (the token is sent in clear
-   * text inside TLS). Defaults to `true` (Node's CA store plus `NODE_EXTRA_CA_CERTS`).
+   * text inside TLS); `rejectUnauthorized: true` is set unless given. Defaults to `true` (Node's
+   * CA store plus `NODE_EXTRA_CA_CERTS`). Each connection is opened through a guard that refuses
+   * a server claiming to be MariaDB, whose certificate the pinned connector would not check.
    */
   readonly ssl?: boolean | Readonly<Record<string, unknown>>;
   /** Connections per inner pool. Defaults to the connector's 10. */
@@ -104,6 +108,8 @@ interface MariaDbPool {
 
 interface MariaDbModule {
   createPool(config: Record<string, unknown>): MariaDbPool;
+  /** The connector's version (`@prisma/adapter-mariadb` 7.10 pins 3.4.5). */
+  readonly version?: string;
 }
 
 type PrismaMariaDbFactory = new (
@@ -138,6 +144,8 @@ interface MysqlSettings {
   readonly poolConfig: Readonly<Record<string, unknown>>;
   readonly userLogger: MariaDbLogger | undefined;
   readonly adapterOptions: PrismaMariaDbAdapterOptions;
+  /** Skip the greeting guard (only with `allowInsecure`). */
+  readonly allowInsecure: boolean;
 }
 
 const ADAPTER_NAME = "@org/prisma-entra (@prisma/adapter-mariadb)";
@@ -177,8 +185,11 @@ export function createEntraMariaDbAdapter(
   const host = rest.host ?? settings.host;
   const port = rest.port ?? settings.port;
   const database = rest.database ?? settings.database;
-  const ssl = rest.ssl ?? settings.ssl ?? true;
-  assertSecureTls(inspectTlsValue(ssl, "ssl"), { allowInsecure: options.allowInsecure });
+  const { ssl, finding } = resolveMariadbSsl(
+    rest.ssl ?? settings.ssl ?? true,
+    rest.ssl === undefined && settings.ssl !== undefined ? "AZURE_MYSQL_SSL" : "ssl",
+  );
+  assertSecureTls(finding, { allowInsecure: options.allowInsecure });
 
   const provider = getSharedTokenProvider({
     ...options,
@@ -190,7 +201,7 @@ export function createEntraMariaDbAdapter(
     ...(host === undefined ? {} : { host }),
     ...(port === undefined ? {} : { port }),
     ...(database === undefined ? {} : { database }),
-    ssl: typeof ssl === "object" && ssl !== null ? { ...ssl } : ssl,
+    ssl,
     minimumIdle: rest.minimumIdle ?? 1,
     // The connector's 1 s default abandons TLS logins that carry a multi-KB token under load,
     // after the server may already have accepted them.
@@ -206,6 +217,7 @@ export function createEntraMariaDbAdapter(
     poolConfig: Object.freeze(poolConfig),
     userLogger,
     adapterOptions,
+    allowInsecure: options.allowInsecure === true,
   });
 }
 
@@ -420,8 +432,10 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
         "@prisma/adapter-mariadb",
         "mysql",
       );
-      const pool = loadMariaDb().createPool({
+      const mariadb = loadMariaDb();
+      const pool = mariadb.createPool({
         ...settings.poolConfig,
+        ...guardedStream(settings, mariadb.version),
         user,
         password: access.token,
         logger: chainLogger(settings.userLogger, (error) => this.#onConnectionError(generation, error)),
@@ -460,8 +474,18 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
    * Called synchronously by the connector for every error; acts on refused logins only. The pool is
    * ended at once, which also cancels the connector's retries with the same refused token.
    */
-  #onConnectionError(generation: Generation, error: Error & { fatal?: boolean }): void {
-    if (generation.failed || error.fatal !== true) return;
+  #onConnectionError(generation: Generation, error: Error & { fatal?: boolean; code?: unknown }): void {
+    if (generation.failed) return;
+    if (isUnverifiedServer(error)) {
+      // Retrying cannot make this server verifiable: fail the waiting queries now, not after the
+      // pool's acquire timeout, and let the next query start a new pool.
+      generation.failed = error;
+      generation.fail(error);
+      this.#retire(generation);
+      void this.#end(generation);
+      return;
+    }
+    if (error.fatal !== true) return;
     const described = describeServerAuthError(error.message, "mysql");
     if (!described) return;
     this.#loginsRejected++;
@@ -557,6 +581,56 @@ class TrackedTransaction implements Transaction {
 }
 
 /** The mariadb connector that `@prisma/adapter-mariadb` itself depends on (same copy and version). */
+/** Node's codes for a certificate that failed verification (chain, validity or host name). */
+const TLS_VERIFICATION_CODES = new Set([
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+]);
+
+/**
+ * Whether a connection failed because the server could not be verified: our greeting guard's
+ * `INSECURE_TRANSPORT`, a certificate that failed verification, or a server without TLS
+ * (the connector's `ER_SERVER_SSL_DISABLED`).
+ */
+function isUnverifiedServer(error: Error & { code?: unknown }): boolean {
+  if (error.name === "EntraAuthError") return error.code === "INSECURE_TRANSPORT";
+  return (
+    typeof error.code === "string" &&
+    (TLS_VERIFICATION_CODES.has(error.code) || error.code === "ER_SERVER_SSL_DISABLED")
+  );
+}
+
+/**
+ * The `stream` option that opens each connection through core's greeting guard: the connector
+ * `@prisma/adapter-mariadb` pins (3.4.5) trusts any certificate of a server claiming to be
+ * MariaDB and would answer its cleartext switch with the token.
+ */
+function guardedStream(
+  settings: MysqlSettings,
+  connectorVersion: string | undefined,
+): { stream?: MariadbStreamOption } {
+  const config = settings.poolConfig;
+  if (settings.allowInsecure || config.socketPath) return {};
+  return {
+    stream: guardMariadbStream({
+      host: typeof config.host === "string" ? config.host : "localhost",
+      port: typeof config.port === "number" ? config.port : Number(config.port ?? 3306),
+      connectorVersion,
+      open: config.stream as MariadbStreamOption | undefined,
+      timeoutInMs: typeof config.connectTimeout === "number" ? config.connectTimeout : undefined,
+    }),
+  };
+}
+
 function loadMariaDb(): MariaDbModule {
   const require = createRequire(import.meta.url);
   const adapterEntry = require.resolve("@prisma/adapter-mariadb");

@@ -4,20 +4,29 @@ import {
   deriveUsername,
   describeServerAuthError,
   type EntraTokenProvider,
+  guardMariadbStream,
   logger,
+  type MariadbStreamOption,
   type ServerAuthErrorDescription,
   shouldInvalidateToken,
 } from "@org/entra-core";
 
-/** The one function of the mariadb connector that Sequelize's `mariadb` dialect calls. */
+/** The one function of the mariadb connector that Sequelize's `mariadb` dialect calls, and its version. */
 export interface MariadbModule {
   createConnection(options: MariadbConnectOptions): Promise<unknown>;
+  /** The connector's version (`mariadb.version`). */
+  readonly version?: string;
 }
 
 /** The parts of the per-connection options Sequelize builds that the wrapper looks at. */
 interface MariadbConnectOptions {
   readonly user?: string;
   readonly password?: unknown;
+  readonly host?: string;
+  readonly port?: number;
+  readonly socketPath?: string;
+  readonly connectTimeout?: number;
+  readonly stream?: MariadbStreamOption;
   readonly [key: string]: unknown;
 }
 
@@ -67,7 +76,9 @@ export function mariadbLoader(
  * connector has no hook of its own that sees a failed login. This wrapper does: when the server
  * rejects the token, it drops the cached token if the server says it is expired or invalid, and
  * appends the reason and what to change to the error's message before Sequelize wraps it in a
- * `ConnectionError` / `AccessDeniedError` (which copies the message).
+ * `ConnectionError` / `AccessDeniedError` (which copies the message). Unless insecure transport is
+ * allowed, each connection is opened through core's `guardMariadbStream`, so that a server
+ * claiming to be MariaDB cannot make an older connector skip certificate verification.
  *
  * @returns An object with `createConnection`, the only member Sequelize's mariadb dialect uses.
  *   Defaults to loading the installed `mariadb` package on first connect.
@@ -75,12 +86,27 @@ export function mariadbLoader(
 export function createMariadbDriver(
   load: () => Promise<MariadbModule>,
   provider: EntraTokenProvider,
+  allowInsecure = false,
 ): MariadbModule {
   const driver: MariadbModule = {
-    async createConnection(options) {
+    async createConnection(given) {
+      const options = given ?? {};
       const mariadb = await load();
+      const guarded =
+        allowInsecure || options.socketPath
+          ? options
+          : {
+              ...options,
+              stream: guardMariadbStream({
+                host: options.host ?? "localhost",
+                port: options.port ?? 3306,
+                connectorVersion: mariadb.version,
+                open: options.stream,
+                timeoutInMs: options.connectTimeout,
+              }),
+            };
       try {
-        return await mariadb.createConnection(options);
+        return await mariadb.createConnection(guarded);
       } catch (error) {
         if (error instanceof Error) annotateAuthError(error as MariadbError, options, provider);
         throw error;

@@ -98,7 +98,7 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
     expect(real.config.authentication.type).toBe("token-credential");
   });
 
-  it("keeps your tedious options (encrypt: true, ca, instanceName) and reads AZURE_SQL_* variables", async () => {
+  it("keeps your tedious options (ca, instanceName), makes encrypt: true strict, and reads AZURE_SQL_* variables", async () => {
     const fake = fakeTedious();
     const sequelize = open(
       withEntra(
@@ -121,7 +121,7 @@ describe("withEntra (mssql dialect): the tedious config Sequelize builds", () =>
     expect(config.server).toBe("sc.database.windows.net");
     expect(config.options).toMatchObject({
       database: "orders",
-      encrypt: true,
+      encrypt: "strict",
       trustServerCertificate: false,
       instanceName: "SQLEXPRESS",
       cryptoCredentialsDetails: { ca: "PEM" },

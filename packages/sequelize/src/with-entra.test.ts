@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeTlsSocket } from "@org/entra-core/testing";
 import { type Options, Sequelize } from "sequelize";
 import { describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
@@ -41,12 +41,15 @@ describe("withEntra (postgres dialect)", () => {
     const provider = createFakeTokenProvider();
     expect(
       withEntra({ dialect: "postgres", username: "u" }, { tokenProvider: provider, env }).dialectOptions,
-    ).toEqual({ ssl: true });
+    ).toEqual({ ssl: { rejectUnauthorized: true } });
     const withCa = withEntra(
       { dialect: "postgres", username: "u", dialectOptions: { ssl: { ca: "PEM" }, application_name: "app" } },
       { tokenProvider: provider, env },
     );
-    expect(withCa.dialectOptions).toEqual({ ssl: { ca: "PEM" }, application_name: "app" });
+    expect(withCa.dialectOptions).toEqual({
+      ssl: { ca: "PEM", rejectUnauthorized: true },
+      application_name: "app",
+    });
   });
 
   it("reads the Service Connector AZURE_POSTGRESQL_* variables", () => {
@@ -134,7 +137,9 @@ describe("withEntra (mysql dialect, mysql2)", () => {
     };
     expect(dialectOptions.ssl).toEqual({ verifyIdentity: true });
     expect(dialectOptions.charset).toBe("utf8mb4");
-    const plugin = dialectOptions.authPlugins.mysql_clear_password?.({});
+    const plugin = dialectOptions.authPlugins.mysql_clear_password?.({
+      connection: { stream: fakeTlsSocket() },
+    });
     await expect(plugin?.(Buffer.alloc(0))).resolves.toEqual(Buffer.from(`${CANARY}\0`));
     expect(options).toMatchObject({ host: "db.mysql.database.azure.com", username: "app" });
     expect(dialectOptions).not.toHaveProperty("user");
@@ -171,7 +176,7 @@ describe("withEntra (mariadb dialect)", () => {
       { dialect: "mariadb", host: "db.mysql.database.azure.com", username: "app" },
       { tokenProvider: provider, env },
     );
-    expect(options.dialectOptions).toEqual({ ssl: true });
+    expect(options.dialectOptions).toEqual({ ssl: { rejectUnauthorized: true } });
     const config: Record<string, unknown> = { username: "app", password: null };
     await runBeforeConnect(options, config);
     await runBeforeConnect(options, config);
@@ -279,6 +284,32 @@ describe("withEntra (mariadb dialect)", () => {
     expect(error.message).toContain("The access token has expired");
     expect(error.message).toContain("TOKEN_EXPIRED");
     expect(provider.invalidations).toBe(1);
+  });
+
+  it("opens every connection through the greeting guard, keeping a stream option of the caller's", async () => {
+    const seen: Record<string, unknown>[] = [];
+    const driver = {
+      version: "3.4.5",
+      createConnection: async (options: Record<string, unknown>) => {
+        seen.push(options);
+        return {};
+      },
+    };
+    const ownStream = () => undefined;
+    const options = withEntra(
+      { dialect: "mariadb", username: "u", host: "db.example.com", dialectModule: driver },
+      { tokenProvider: createFakeTokenProvider(), env },
+    );
+    const wrapped = options.dialectModule as typeof driver;
+    await wrapped.createConnection({ host: "db.example.com", port: 3306, stream: ownStream });
+    expect(typeof seen[0]?.stream).toBe("function");
+    expect(seen[0]?.stream).not.toBe(ownStream);
+    const insecure = withEntra(
+      { dialect: "mariadb", username: "u", dialectModule: driver, dialectOptions: { ssl: false } },
+      { tokenProvider: createFakeTokenProvider(), env, allowInsecure: true },
+    );
+    await (insecure.dialectModule as typeof driver).createConnection({ host: "localhost" });
+    expect(seen[1]?.stream).toBeUndefined();
   });
 
   it("names the token's principal when the server does not know the user", async () => {

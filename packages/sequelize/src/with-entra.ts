@@ -6,6 +6,7 @@ import {
   type EntraTokenProvider,
   getSharedTokenProvider,
   inspectTlsValue,
+  resolveMariadbSsl,
   resolveSettings,
   scopeFor,
 } from "@org/entra-core";
@@ -20,7 +21,6 @@ import {
   setHiddenPassword,
 } from "./chain-before-connect.js";
 import { createMariadbDriver, mariadbLoader } from "./mariadb-driver.js";
-import { resolveMariadbSsl } from "./resolve-mariadb-ssl.js";
 import { createTediousDriver, loadTedious } from "./tedious-driver.js";
 
 /** The Sequelize options shape `withEntra` accepts and returns: Sequelize's own `Options`. */
@@ -43,7 +43,10 @@ type DialectOptions = Record<string, unknown>;
  * - `mariadb` (the mariadb connector, which has no password hook): a `hooks.beforeConnect` hook
  *   sets `config.password` to a fresh token (hidden from `util.inspect`) right before each
  *   connection, after your own `beforeConnect` hooks; `dialectModule` becomes a thin wrapper of the
- *   connector that recognises the server's token errors. `dialectOptions.ssl` defaults to `true`.
+ *   connector that recognises the server's token errors and opens each connection through a
+ *   guard that refuses servers claiming to be MariaDB when the connector would trust any
+ *   certificate of theirs (mariadb < 3.4.7, 3.5.0-3.5.2). `dialectOptions.ssl` defaults to
+ *   `{ rejectUnauthorized: true }`.
  * - `mssql` (tedious, Azure SQL): `dialectOptions.authentication` becomes `@org/tedious-entra`'s
  *   `{ type: "token-credential", options: { credential } }` (tedious calls the credential at every
  *   login), set again by a `hooks.beforeConnect` hook on Sequelize's own copy of the config (its
@@ -208,7 +211,7 @@ function forMariadb<T extends SequelizeEntraOptions>(input: T, options: EntraOpt
     dialectOptions: { ...dialectOptions, ssl },
     // Sequelize loads `dialectModulePath` before `dialectModule`; the wrapper loads it instead.
     dialectModulePath: undefined,
-    dialectModule: createMariadbDriver(load, provider),
+    dialectModule: createMariadbDriver(load, provider, options.allowInsecure === true),
     hooks: chainBeforeConnect(input.hooks, tokenHook(provider)),
   } as T;
 }

@@ -1,5 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
 import {
+  assertSecureTls,
   EntraAuthError,
   type EntraOptions,
   type EntraTokenProvider,
@@ -46,6 +47,7 @@ export class EntraTokenCredential implements TokenCredential {
   readonly #server: string | undefined;
   readonly #tokenProvider: EntraTokenProvider | undefined;
   readonly #refresh: RefreshOptions;
+  readonly #allowInsecure: boolean;
   /** Providers this credential handed tokens from, so that {@link invalidate} reaches them. */
   readonly #used = new Set<EntraTokenProvider>();
 
@@ -57,6 +59,7 @@ export class EntraTokenCredential implements TokenCredential {
     this.#scope = options.scope || undefined;
     this.#server = options.server || settings.host;
     this.#tokenProvider = options.tokenProvider;
+    this.#allowInsecure = options.allowInsecure === true;
     this.#refresh = {
       mustRefreshMarginInMs: options.mustRefreshMarginInMs,
       refreshWindowInMs: options.refreshWindowInMs,
@@ -77,9 +80,13 @@ export class EntraTokenCredential implements TokenCredential {
    *   for another resource; set `options.scope` to override.
    * @param options - `abortSignal` is honoured; `tenantId` and `claims` are not supported.
    * @returns The token and its expiry. Defaults to the provider's cached token.
-   * @throws EntraAuthError from the provider (`CREDENTIAL_FAILED`, `TOKEN_TIMEOUT`, `ABORTED`...).
+   * @throws EntraAuthError `INSECURE_TRANSPORT` while `NODE_TLS_REJECT_UNAUTHORIZED=0` (unless
+   *   `allowInsecure`), or from the provider (`CREDENTIAL_FAILED`, `TOKEN_TIMEOUT`, `ABORTED`...).
    */
   async getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken> {
+    // tedious leaves `rejectUnauthorized` to Node for TDS 8 TLS, where this variable turns it off;
+    // it may have been set after the config was built.
+    if (!this.#allowInsecure) assertSecureTls(undefined);
     const provider = this.#providerFor(this.#scope ?? this.#requestedScope(scopes));
     this.#used.add(provider);
     // core-auth types the signal as AbortSignalLike; callers pass real AbortSignals.

@@ -2,6 +2,7 @@ import { resetSharedTokenProviders } from "@org/entra-core";
 import { createFakeTokenProvider } from "@org/entra-core/testing";
 import { Connection } from "tedious";
 import { afterEach, describe, expect, it } from "vitest";
+import { createEntraTokenCredential } from "./entra-token-credential.js";
 import { withEntra } from "./with-entra.js";
 
 const SERVER = "myserver.database.windows.net";
@@ -37,5 +38,35 @@ describe("TLS policy (tedious)", () => {
     );
     expect(config.options).toMatchObject({ encrypt: false, trustServerCertificate: true });
     expect(() => new Connection(config)).not.toThrow();
+  });
+
+  it("turns encrypt: true into TDS 8 strict, which no PRELOGIN answer can downgrade", () => {
+    const config = withEntra(
+      { server: SERVER, options: { encrypt: true } },
+      { tokenProvider: createFakeTokenProvider(), env: {} },
+    );
+    expect(config.options.encrypt).toBe("strict");
+  });
+
+  it("refuses NODE_TLS_REJECT_UNAUTHORIZED=0 when the config is built and again when tedious asks for a token", async () => {
+    const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    const provider = createFakeTokenProvider();
+    try {
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+      expect(() => withEntra({ server: SERVER }, { tokenProvider: provider, env: {} })).toThrowError(
+        expect.objectContaining({ code: "INSECURE_TRANSPORT" }),
+      );
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      const credential = createEntraTokenCredential({ tokenProvider: provider, env: {} });
+      // Set after the config was built: tedious's TDS 8 TLS would follow it.
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+      await expect(credential.getToken("https://database.windows.net/.default")).rejects.toMatchObject({
+        code: "INSECURE_TRANSPORT",
+      });
+      expect(provider.calls).toBe(0);
+    } finally {
+      if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
+    }
   });
 });

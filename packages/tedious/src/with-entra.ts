@@ -4,6 +4,7 @@ import {
   type EntraOptions,
   inspectSqlEncryption,
   resolveSettings,
+  strictSqlEncryption,
 } from "@org/entra-core";
 import type { ConnectionConfiguration, ConnectionOptions } from "tedious";
 import { createEntraAuthentication, type EntraAuthentication } from "./create-entra-authentication.js";
@@ -32,12 +33,13 @@ export type TediousEntraResult<T extends TediousEntraConfig = TediousEntraConfig
  * - `server`, `options.port` and `options.database` default to the Service Connector variables
  *   `AZURE_SQL_SERVER`, `AZURE_SQL_PORT`, `AZURE_SQL_DATABASE`; the managed identity's client ID
  *   to `options.clientId`, then `AZURE_SQL_CLIENTID`.
- * - TLS: `options.encrypt` defaults to `"strict"` (TDS 8: TLS before the first byte, certificate
- *   verified) and `options.trustServerCertificate` to `false`. With `encrypt: true` tedious lets the
- *   server's PRELOGIN answer decide, so a machine in the middle answering "encryption off" would
- *   receive the token in clear: `true` is accepted (some proxies lack TDS 8) but not the default.
- *   `encrypt: false` or `trustServerCertificate: true` throw `EntraAuthError`
- *   (`INSECURE_TRANSPORT`) unless `allowInsecure: true`.
+ * - TLS: `options.encrypt` is `"strict"` (TDS 8: TLS before the first byte, certificate and host
+ *   name verified) and `options.trustServerCertificate` defaults to `false`. `encrypt: true` (what
+ *   `Encrypt=True` in Azure's connection strings means) becomes `"strict"` too: with `true` tedious
+ *   lets the server's PRELOGIN answer decide, so a machine in the middle answering "encryption not
+ *   supported" would receive the token in clear. `encrypt: false`, `trustServerCertificate: true`
+ *   and a process with `NODE_TLS_REJECT_UNAUTHORIZED=0` throw `EntraAuthError`
+ *   (`INSECURE_TRANSPORT`) unless `allowInsecure: true`, which also keeps `encrypt: true` as given.
  * - tedious has no config-level hook for login failures: use `explainEntraError` or
  *   `watchEntraErrors` to get the reason and have an expired token dropped.
  *
@@ -93,9 +95,9 @@ export function withEntra<T extends TediousEntraConfig = TediousEntraConfig>(
  */
 function secureOptions(given: ConnectionOptions | undefined, allowInsecure: boolean | undefined) {
   const copy: ConnectionOptions = { ...given };
-  const encrypt = copy.encrypt ?? "strict";
   const trustServerCertificate = copy.trustServerCertificate ?? false;
-  assertSecureTls(inspectSqlEncryption({ encrypt, trustServerCertificate }), { allowInsecure });
+  assertSecureTls(inspectSqlEncryption({ encrypt: copy.encrypt, trustServerCertificate }), { allowInsecure });
+  const encrypt = strictSqlEncryption(copy.encrypt, { allowInsecure }) as ConnectionOptions["encrypt"];
   return { ...copy, encrypt, trustServerCertificate };
 }
 

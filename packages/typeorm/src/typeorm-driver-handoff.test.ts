@@ -60,7 +60,7 @@ describe.each(majors)("TypeORM %s passes the wired options to the driver", (_maj
       port: 6432,
       user: "app",
       database: "shop",
-      ssl: true,
+      ssl: { rejectUnauthorized: true },
     });
     expect(config.connectionString).toBeUndefined();
     await expect((config.password as () => Promise<string>).call(undefined)).resolves.toBe(CANARY);

@@ -90,7 +90,7 @@ describe.each(majors)("TypeORM %s type mssql: the config TypeORM hands mssql", (
       connectionTimeout: 5_000,
     });
     expect(config.options).toMatchObject({
-      encrypt: true,
+      encrypt: "strict", // Encrypt=True becomes TDS 8 strict
       trustServerCertificate: false,
       appName: "orders-api",
     });

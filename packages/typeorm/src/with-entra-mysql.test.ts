@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
+import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeTlsSocket } from "@org/entra-core/testing";
 import { describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
 
@@ -32,7 +32,7 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
         connectorPackage: "mysql2",
         ssl: { verifyIdentity: true },
       });
-      const answer = await plugin(result)({})(Buffer.alloc(0));
+      const answer = await plugin(result)({ connection: { stream: fakeTlsSocket() } })(Buffer.alloc(0));
       expect(answer.toString()).toBe(`${CANARY}\0`);
       expect(provider.calls).toBe(1);
     },
@@ -195,7 +195,7 @@ describe("withEntra (TypeORM mysql / mariadb)", () => {
 
   it("never shows the token in the inspected options, even after it was sent", async () => {
     const result = wire({ host: "h", username: "u" });
-    await plugin(result)({})(Buffer.alloc(0));
+    await plugin(result)({ connection: { stream: fakeTlsSocket() } })(Buffer.alloc(0));
     const shown = inspect(result, { depth: 8, showHidden: true });
     expect(shown).not.toContain(CANARY);
   });

@@ -25,7 +25,7 @@ describe("withEntra (TypeORM postgres)", () => {
       username: "app",
       database: "shop",
     });
-    expect(result.ssl).toBe(true);
+    expect(result.ssl).toEqual({ rejectUnauthorized: true });
     await expect((result.password as () => Promise<string>).call(undefined)).resolves.toBe(CANARY);
     expect(provider.calls).toBe(1);
   });
@@ -145,7 +145,7 @@ describe("withEntra (TypeORM postgres)", () => {
       port: 5432,
       database: "scdb",
       username: "sc-user",
-      ssl: true,
+      ssl: { rejectUnauthorized: true },
     });
   });
 
@@ -176,10 +176,11 @@ describe("withEntra (TypeORM postgres)", () => {
       },
     }) as Options & { replication: { master: Options; slaves: Options[] } };
     const { master, slaves } = result.replication;
-    expect(master).toMatchObject({ host: "primary", ssl: { ca: "PEM" } });
-    expect(slaves[0]).toMatchObject({ host: "replica-1", username: "u", database: "db", ssl: { ca: "PEM" } });
+    const verified = { ca: "PEM", rejectUnauthorized: true };
+    expect(master).toMatchObject({ host: "primary", ssl: verified });
+    expect(slaves[0]).toMatchObject({ host: "replica-1", username: "u", database: "db", ssl: verified });
     expect(slaves[0]?.url).toBeUndefined();
-    expect(slaves[1]).toMatchObject({ host: "replica-2", ssl: true });
+    expect(slaves[1]).toMatchObject({ host: "replica-2", ssl: { rejectUnauthorized: true } });
     for (const node of [master, ...slaves]) {
       await expect((node.password as () => Promise<string>).call(undefined)).resolves.toBe(CANARY);
     }
