@@ -24,10 +24,23 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["integration/test/**/*.test.ts"],
+          exclude: ["integration/test/**/*.hostile.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // Impersonating servers for every adapter x engine x TLS setting: no token may reach them.
+          // The global setup makes the workers trust a CA through NODE_EXTRA_CA_CERTS, as apps do.
+          name: "hostile",
+          include: ["integration/test/**/*.hostile.test.ts"],
+          globalSetup: ["integration/src/hostile/hostile-global-setup.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 60_000,
         },
       },
     ],

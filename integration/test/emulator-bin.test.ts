@@ -50,13 +50,13 @@ it("the entra-emulator bin prints the env an unmodified zero-config CommonJS app
     ]),
   );
   expect(existsSync(env.NODE_EXTRA_CA_CERTS as string)).toBe(true);
-  // Runs for two 2-second token lifetimes with the real DefaultAzureCredential and `ssl: true`.
+  // Runs for two 2-second token lifetimes with the real DefaultAzureCredential and verified TLS.
   const { stdout } = await promisify(execFile)(process.execPath, [app], {
     env: { PATH: process.env.PATH, ...env, APP_RUN_FOR_MS: "4500" },
     timeout: 30_000,
   });
   const result = JSON.parse(stdout.trim());
-  expect(result).toMatchObject({ users: [env.AZURE_POSTGRESQL_USER], ssl: true });
+  expect(result).toMatchObject({ users: [env.AZURE_POSTGRESQL_USER], ssl: { rejectUnauthorized: true } });
   expect(result.connections).toBeGreaterThan(20);
 });
 
