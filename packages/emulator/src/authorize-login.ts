@@ -2,27 +2,15 @@ import type { KeyObject } from "node:crypto";
 import type { JsonWebKeySet } from "./token-issuer.js";
 import { type TokenValidationResult, validateToken } from "./token-validation.js";
 
-/**
- * Why a database login was refused (the same union as the PostgreSQL gateway's `RejectionReason`).
- *
- * Defaults to none: every refusal names one.
- */
+/** Why a database login was refused; each gateway maps it to the error its engine sends. */
 export type LoginRejectionReason = "expired" | "audience" | "invalid" | "principal" | "tls-required";
 
-/**
- * The decision for one database login (structurally the gateway's `AuthDecision`).
- *
- * Defaults to none: `authorizeLogin` always returns one.
- */
+/** The decision for one database login: the backend user to log in as, or why not. */
 export type LoginDecision =
   | { readonly ok: true; readonly backendUser: string }
   | { readonly ok: false; readonly reason: LoginRejectionReason };
 
-/**
- * One login as the gateway sees it.
- *
- * Defaults to none: the gateway fills every field.
- */
+/** One login as the gateway sees it. */
 export interface LoginRequest {
   /** The password the client sent: the Entra access token. */
   readonly token: string;
@@ -35,21 +23,16 @@ export interface LoginRequest {
 }
 
 /**
- * The resource Azure Database for PostgreSQL and MySQL accept tokens for.
- *
- * Defaults to this value wherever an audience is optional.
+ * The resource Azure Database for PostgreSQL and MySQL accept tokens for: the audience
+ * {@link authorizeLogin} expects and `mintToken` uses when none is given.
  */
 export const ossrdbmsResource = "https://ossrdbms-aad.database.windows.net";
 
-/**
- * Everything {@link authorizeLogin} needs besides the request.
- *
- * Defaults to the values named on each member.
- */
+/** Everything {@link authorizeLogin} needs besides the request. */
 export interface LoginPolicy {
   /** The tenant tokens must come from. */
   readonly tenantId: string;
-  /** Keys to verify signatures with. Defaults to none (then `publicKey` is required). */
+  /** Keys to verify signatures with; without them `publicKey` is required. */
   readonly jwks?: JsonWebKeySet;
   /** Key to verify signatures with. Defaults to the key in `jwks` named by the token's `kid`. */
   readonly publicKey?: KeyObject | string;
@@ -60,13 +43,13 @@ export interface LoginPolicy {
   /** Accepted audiences (each with or without trailing slash). Defaults to `https://ossrdbms-aad.database.windows.net`. */
   readonly audiences?: readonly string[];
   /**
-   * Extra roles (e.g. Entra groups) and the object ids allowed to log in as each.
-   * Defaults to none: a principal may only log in as the role named after itself.
+   * Extra roles (e.g. Entra groups) and the object ids allowed to log in as each. Without them a
+   * principal may only log in as the role named after itself.
    */
   readonly roles?: Readonly<Record<string, readonly string[]>>;
   /**
    * Injected rejections, consumed first-in first-out, one per login, before any validation.
-   * The array is mutated. Defaults to none.
+   * The array is mutated.
    */
   readonly pendingRejections?: LoginRejectionReason[];
 }
@@ -75,7 +58,8 @@ export interface LoginPolicy {
  * Decides a database login the way Azure Database for PostgreSQL with Entra auth does: pending
  * injected rejections first, then token validation (signature, issuer, tenant, `nbf`, `exp`,
  * audience), then principal-to-role mapping (the requested user must be the token's principal
- * name, or a role in `roles` listing the token's `oid`).
+ * name, or a role in `roles` listing the token's `oid`). Unless the policy says otherwise it
+ * expects the PostgreSQL/MySQL audience, uses the current time and allows 30 seconds of clock skew.
  *
  * @example
  * ```ts
@@ -83,8 +67,6 @@ export interface LoginPolicy {
  *   { tenantId, jwks });
  * if (!decision.ok) console.log(decision.reason); // "expired" | "audience" | "invalid" | "principal" | ...
  * ```
- *
- * Defaults to the PostgreSQL/MySQL audience, the current time and 30 seconds of clock skew.
  */
 export function authorizeLogin(request: LoginRequest, policy: LoginPolicy): LoginDecision {
   const result = checkLoginToken(request.token, policy, ossrdbmsResource);
@@ -130,17 +112,12 @@ function withSlash(audience: string): string {
 }
 
 /**
- * The resources Azure SQL Database accepts tokens for (with and without the trailing slash).
- *
- * Defaults to these values in {@link authorizeSqlLogin}.
+ * The resource Azure SQL Database accepts tokens for (with and without the trailing slash): the
+ * audience {@link authorizeSqlLogin} expects unless told otherwise.
  */
 export const sqlDatabaseResource = "https://database.windows.net";
 
-/**
- * One Azure SQL (TDS) login: there is no user name, the token is the identity.
- *
- * Defaults to none: the endpoint fills every field.
- */
+/** One Azure SQL (TDS) login: there is no user name, the token is the identity. */
 export interface SqlLoginRequest {
   /** The access token from the FEDAUTH feature extension or the FEDAUTH_TOKEN message. */
   readonly token: string;
@@ -150,11 +127,7 @@ export interface SqlLoginRequest {
   readonly remoteAddress: string;
 }
 
-/**
- * The decision for one Azure SQL login.
- *
- * Defaults to none: `authorizeSqlLogin` always returns one.
- */
+/** The decision for one Azure SQL login: who the session runs as, or why not. */
 export type SqlLoginDecision =
   | {
       readonly ok: true;
@@ -165,20 +138,13 @@ export type SqlLoginDecision =
     }
   | { readonly ok: false; readonly reason: LoginRejectionReason };
 
-/**
- * Everything {@link authorizeSqlLogin} needs besides the request.
- *
- * Defaults to the values named on each member.
- */
+/** Everything {@link authorizeSqlLogin} needs besides the request. */
 export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences"> {
   /** Accepted audiences. Defaults to `https://database.windows.net` (with or without slash). */
   readonly audiences?: readonly string[];
   /** Database users created `FROM EXTERNAL PROVIDER` for principals of that name (the identities). */
   readonly principals: readonly string[];
-  /**
-   * Extra database users (e.g. Entra groups) and the object ids that are members.
-   * Defaults to none.
-   */
+  /** Extra database users (e.g. Entra groups) and the object ids that are members. */
   readonly users?: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -186,15 +152,14 @@ export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences">
  * Decides an Azure SQL login: injected rejections, then token validation (audience
  * `https://database.windows.net`), then the principal must be a database user: its name (last
  * segment of `xms_mirid`, else `upn`/`preferred_username`/`unique_name`) is in `principals`, or its
- * `oid` is a member of one of `users`.
+ * `oid` is a member of one of `users`. Unless the policy says otherwise it expects the SQL audience,
+ * uses the current time and allows 30 seconds of clock skew.
  *
  * @example
  * ```ts
  * authorizeSqlLogin({ token, database: "emulated-db", remoteAddress: "127.0.0.1" },
  *   { tenantId, jwks, principals: ["emulated-app"] }); // { ok: true, user: "emulated-app", login: "emulated-app" }
  * ```
- *
- * Defaults to the SQL audience, the current time and 30 seconds of clock skew.
  */
 export function authorizeSqlLogin(request: SqlLoginRequest, policy: SqlLoginPolicy): SqlLoginDecision {
   const result = checkLoginToken(request.token, policy, sqlDatabaseResource);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { type EmulatorOptions, startEmulator } from "./start-emulator.js";
+import type { EmulatorOptions } from "./emulator-options.js";
+import { startEmulator } from "./start-emulator.js";
 
 const usage = `Usage: entra-emulator [options]
 

@@ -6,9 +6,8 @@ import type { TokenIssuer } from "./token-issuer.js";
 
 /**
  * A fault the identity endpoint injects into token requests. `times` limits how many requests it
- * affects before the endpoint reverts to `ok`; without it the fault stays until reset.
- *
- * Defaults to `{ mode: "ok" }`.
+ * affects before the endpoint reverts to `ok`; without it the fault stays until reset. An endpoint
+ * starts with `{ mode: "ok" }`: no fault.
  */
 export type IdentityFault =
   | { readonly mode: "ok" }
@@ -28,25 +27,13 @@ export type IdentityFault =
   /** Never answer; the socket is destroyed on `close()`. */
   | { readonly mode: "timeout"; readonly times?: number };
 
-/**
- * Which managed-identity protocol a request used.
- *
- * Defaults to none: the request path decides.
- */
+/** Which managed-identity protocol a request used; the request path decides. */
 export type IdentityProtocol = "appService" | "imds";
 
-/**
- * How a token request ended.
- *
- * Defaults to none: every token request has one.
- */
+/** How a token request ended. */
 export type IdentityRequestOutcome = "issued" | "rejected" | "down" | "timeout" | "status" | "malformed";
 
-/**
- * A snapshot of the identity endpoint's counters.
- *
- * Defaults to all zeros at start and after `resetCounters()`.
- */
+/** A snapshot of the identity endpoint's counters; every counter is zero at start and after `resetCounters()`. */
 export interface IdentityEndpointCounters {
   /** Every request to a token path. */
   readonly tokenRequests: number;
@@ -58,11 +45,7 @@ export interface IdentityEndpointCounters {
   readonly tokenRequestsByOutcome: Readonly<Record<IdentityRequestOutcome, number>>;
 }
 
-/**
- * Options of {@link startIdentityEndpoint}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link startIdentityEndpoint}. */
 export interface IdentityEndpointOptions {
   /** Signs the tokens. */
   readonly issuer: TokenIssuer;
@@ -82,11 +65,7 @@ export interface IdentityEndpointOptions {
   readonly now?: () => number;
 }
 
-/**
- * A running identity endpoint.
- *
- * Defaults to answering normally until a fault is set.
- */
+/** A running identity endpoint; it answers normally until a fault is set. */
 export interface IdentityEndpoint {
   /** Base URL, e.g. `http://127.0.0.1:40123`; use it as `AZURE_POD_IDENTITY_AUTHORITY_HOST`. */
   readonly url: string;
@@ -130,7 +109,9 @@ interface CachedToken {
 /**
  * Starts an HTTP server that speaks the App Service managed-identity protocol (`GET /msi/token`,
  * api-version 2019-08-01, `X-IDENTITY-HEADER`) and the IMDS protocol
- * (`GET /metadata/identity/oauth2/token[/]`, api-version 2018-02-01, `Metadata: true`).
+ * (`GET /metadata/identity/oauth2/token[/]`, api-version 2018-02-01, `Metadata: true`). Unless the
+ * options say otherwise it listens on 127.0.0.1 on an ephemeral port and mints a fresh one-hour
+ * token per request.
  *
  * @example
  * ```ts
@@ -138,8 +119,6 @@ interface CachedToken {
  * process.env.IDENTITY_ENDPOINT = endpoint.appServiceEndpoint;
  * process.env.IDENTITY_HEADER = endpoint.identityHeader;
  * ```
- *
- * Defaults to 127.0.0.1, an ephemeral port, one-hour tokens minted fresh per request.
  */
 export async function startIdentityEndpoint(options: IdentityEndpointOptions): Promise<IdentityEndpoint> {
   const now = options.now ?? Date.now;

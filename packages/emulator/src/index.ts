@@ -11,6 +11,13 @@ export {
   type SqlLoginRequest,
   sqlDatabaseResource,
 } from "./authorize-login.js";
+export type { EmulatorEnv } from "./emulator-env.js";
+export type {
+  EmulatorMysqlOptions,
+  EmulatorOptions,
+  EmulatorPostgresOptions,
+  EmulatorSqlServerOptions,
+} from "./emulator-options.js";
 export {
   type HostileEngine,
   type HostileLeak,
@@ -30,6 +37,7 @@ export {
   type IdentityRequestOutcome,
   startIdentityEndpoint,
 } from "./identity-endpoint.js";
+export type { DatabaseEngine, EngineLoginCounters } from "./login-tally.js";
 export {
   DEFAULT_MYSQL_GATEWAY_LIMITS,
   type MysqlGateway,
@@ -47,25 +55,17 @@ export {
   resolveIdentities,
 } from "./resolve-identities.js";
 export {
-  type DatabaseEngine,
   type Emulator,
   type EmulatorCounters,
-  type EmulatorEnv,
   type EmulatorMintOptions,
-  type EmulatorMysqlOptions,
-  type EmulatorOptions,
-  type EmulatorPostgresOptions,
-  type EmulatorSqlServerOptions,
-  type EngineLoginCounters,
   startEmulator,
 } from "./start-emulator.js";
+export { SQL_FEDAUTH_SPN, sqlServerRejectionError } from "./tds/tds-login.js";
 export {
   DEFAULT_SQLSERVER_ENDPOINT_LIMITS,
-  SQL_FEDAUTH_SPN,
   type SqlServerEndpoint,
   type SqlServerEndpointLimits,
   type SqlServerEndpointOptions,
-  sqlServerRejectionError,
   startSqlServerEndpoint,
 } from "./tds/tds-server.js";
 export {

@@ -1,10 +1,6 @@
 import { createHash } from "node:crypto";
 
-/**
- * How an emulated managed identity is declared.
- *
- * Defaults to the values named on each member.
- */
+/** How an emulated managed identity is declared. */
 export interface IdentitySpec {
   /** Name of the identity; becomes the last segment of `xms_mirid` and so the database role name. */
   readonly name: string;
@@ -16,11 +12,7 @@ export interface IdentitySpec {
   readonly objectId?: string;
 }
 
-/**
- * A fully resolved emulated managed identity.
- *
- * Defaults to none: produced by `resolveIdentities`.
- */
+/** A fully resolved emulated managed identity, produced by {@link resolveIdentities}. */
 export interface EmulatedIdentity {
   /** Name of the identity (and of its database role). */
   readonly name: string;
@@ -34,11 +26,7 @@ export interface EmulatedIdentity {
   readonly resourceId: string;
 }
 
-/**
- * Where emulated identities live in ARM.
- *
- * Defaults to the values named on each member.
- */
+/** Where emulated identities live in ARM. */
 export interface IdentityLocation {
   /** Subscription id. Defaults to `00000000-0000-0000-0000-00000000e417`. */
   readonly subscriptionId?: string;
@@ -46,24 +34,19 @@ export interface IdentityLocation {
   readonly resourceGroup?: string;
 }
 
-/**
- * The identity used when none is configured.
- *
- * Defaults to `{ name: "emulated-app", kind: "system" }`.
- */
+/** The identity used when none is configured: `{ name: "emulated-app", kind: "system" }`. */
 export const defaultIdentitySpec: IdentitySpec = Object.freeze({ name: "emulated-app", kind: "system" });
 
 /**
  * Resolves identity declarations into identities with client ids, object ids and ARM resource ids.
  * Missing GUIDs are derived deterministically from kind and name, so they are stable across runs.
+ * When `specs` is empty or missing, the result is one system-assigned identity named `emulated-app`.
  *
  * @example
  * ```ts
  * const [app] = resolveIdentities([{ name: "orders-api", kind: "user" }]);
  * app.resourceId; // /subscriptions/…/resourcegroups/entra-emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders-api
  * ```
- *
- * Defaults to one system-assigned identity named `emulated-app` when `specs` is empty or missing.
  */
 export function resolveIdentities(
   specs: readonly IdentitySpec[] = [defaultIdentitySpec],

@@ -1,11 +1,7 @@
 import { createPrivateKey, createPublicKey, webcrypto, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 
-/**
- * PEM material the emulator's TLS listeners use, and the CA a client must trust.
- *
- * Defaults to freshly generated material (see `createTlsAuthority`).
- */
+/** PEM material the emulator's TLS listeners use, and the CA a client must trust (see {@link createTlsAuthority}). */
 export interface TlsAuthority {
   /** PEM of the CA certificate clients must trust (e.g. through `NODE_EXTRA_CA_CERTS`). */
   readonly ca: string;
@@ -15,16 +11,9 @@ export interface TlsAuthority {
   readonly cert: string;
 }
 
-/**
- * Options of {@link createTlsAuthority}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link createTlsAuthority}. */
 export interface TlsAuthorityOptions {
-  /**
-   * Existing material to use as is instead of generating a CA and a server certificate.
-   * Defaults to undefined (generate fresh ones).
-   */
+  /** Existing material to use as is; without it a fresh CA and server certificate are generated. */
   readonly given?: TlsAuthority;
   /** How long the generated certificates are valid. Defaults to 3 days. */
   readonly validityInDays?: number;
@@ -32,11 +21,7 @@ export interface TlsAuthorityOptions {
   readonly now?: () => number;
 }
 
-/**
- * Options of {@link CertificateAuthority.issue}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link CertificateAuthority.issue}. */
 export interface IssueCertificateOptions {
   /**
    * DNS names and IP addresses (v4 or v6) the certificate is valid for, e.g.
@@ -72,15 +57,11 @@ export interface CertificateAuthority {
   issue(options: IssueCertificateOptions): Promise<IssuedCertificate>;
 }
 
-/**
- * Options of {@link createCertificateAuthority}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link createCertificateAuthority}. */
 export interface CertificateAuthorityOptions {
   /**
    * An existing CA certificate and its PKCS#8 private key (ECDSA P-256/P-384 or RSA), e.g. another
-   * process's `ca` and `caKey`. Defaults to undefined (generate a fresh ECDSA P-256 CA).
+   * process's `ca` and `caKey`; without it a fresh ECDSA P-256 CA is generated.
    */
   readonly given?: { readonly ca: string; readonly caKey: string };
   /** How long a generated CA, and by default every issued certificate, is valid. Defaults to 3 days. */
@@ -107,9 +88,10 @@ interface Signer {
 }
 
 /**
- * Creates a certificate authority: a fresh ECDSA P-256 CA (`CN=Entra Emulator Local CA`), or the
- * given CA certificate and key. Rejects with a `TypeError` when the given key does not belong to
- * the given certificate or has an unsupported type.
+ * Creates a certificate authority: a fresh ECDSA P-256 CA (`CN=Entra Emulator Local CA`, valid
+ * for 3 days unless `validityInDays` says otherwise, starting one hour in the past), or the given
+ * CA certificate and key. Rejects with a `TypeError` when the given key does not belong to the
+ * given certificate or has an unsupported type.
  *
  * @example
  * ```ts
@@ -118,8 +100,6 @@ interface Signer {
  * tls.createServer({ key, cert });
  * tls.connect({ host: "127.0.0.1", servername: "db.example.test", port, ca: authority.ca });
  * ```
- *
- * Defaults to a fresh CA valid for 3 days, starting one hour in the past.
  */
 export async function createCertificateAuthority(
   options: CertificateAuthorityOptions = {},
@@ -172,7 +152,8 @@ export async function createCertificateAuthority(
 
 /**
  * Generates an ECDSA P-256 CA and a server certificate for `localhost`, `127.0.0.1` and `::1`
- * (or returns the given material), so the emulator can speak TLS that clients verify.
+ * (valid for 3 days unless `validityInDays` says otherwise, starting one hour in the past), or
+ * returns the given material, so the emulator can speak TLS that clients verify.
  *
  * @example
  * ```ts
@@ -180,8 +161,6 @@ export async function createCertificateAuthority(
  * tls.createServer({ key, cert });
  * tls.connect({ host: "localhost", port, ca });
  * ```
- *
- * Defaults to freshly generated certificates valid for 3 days, starting one hour in the past.
  */
 export async function createTlsAuthority(options: TlsAuthorityOptions = {}): Promise<TlsAuthority> {
   if (options.given) {

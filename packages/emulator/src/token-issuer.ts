@@ -1,11 +1,7 @@
 import { createHash, generateKeyPair, type KeyObject, randomBytes, sign } from "node:crypto";
 import type { EmulatedIdentity } from "./resolve-identities.js";
 
-/**
- * A JSON Web Key of the issuer's RSA signing key.
- *
- * Defaults to none: derived from the issuer key.
- */
+/** A JSON Web Key of the issuer's RSA signing key. */
 export interface JsonWebKey {
   readonly kty: "RSA";
   readonly use: "sig";
@@ -16,20 +12,12 @@ export interface JsonWebKey {
   readonly e: string;
 }
 
-/**
- * A JSON Web Key Set, as served at Entra's `discovery/keys`.
- *
- * Defaults to one key per issuer.
- */
+/** A JSON Web Key Set, as served at Entra's `discovery/keys`; an issuer's holds its one key. */
 export interface JsonWebKeySet {
   readonly keys: readonly JsonWebKey[];
 }
 
-/**
- * Options of {@link TokenIssuer.mintToken}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link TokenIssuer.mintToken}. */
 export interface MintTokenOptions {
   /** The identity the token is issued to. */
   readonly identity: EmulatedIdentity;
@@ -45,15 +33,11 @@ export interface MintTokenOptions {
   readonly tenantId?: string;
   /** `bad` signs different bytes, so the signature does not verify. Defaults to `valid`. */
   readonly signature?: "valid" | "bad";
-  /** Extra claims merged over the standard ones (set a claim to `undefined` to drop it). Defaults to none. */
+  /** Extra claims merged over the standard ones (set a claim to `undefined` to drop it). */
   readonly claims?: Readonly<Record<string, unknown>>;
 }
 
-/**
- * A minted token with its timing.
- *
- * Defaults to none: returned by `mintToken`.
- */
+/** A minted token with its timing, returned by {@link TokenIssuer.mintToken}. */
 export interface MintedToken {
   /** The compact JWT. */
   readonly token: string;
@@ -65,11 +49,7 @@ export interface MintedToken {
   readonly expiresOn: number;
 }
 
-/**
- * Signs managed-identity-shaped RS256 JWTs with one RSA key.
- *
- * Defaults to one RSA 2048 key per issuer.
- */
+/** Signs managed-identity-shaped RS256 JWTs with one RSA 2048 key of its own. */
 export interface TokenIssuer {
   /** The tenant tokens are issued in. */
   readonly tenantId: string;
@@ -83,11 +63,7 @@ export interface TokenIssuer {
   mintToken(options: MintTokenOptions): MintedToken;
 }
 
-/**
- * Options of {@link createTokenIssuer}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link createTokenIssuer}. */
 export interface TokenIssuerOptions {
   /** The tenant id. Defaults to `72f988bf-0000-4000-8000-00000000e417`. */
   readonly tenantId?: string;
@@ -95,23 +71,18 @@ export interface TokenIssuerOptions {
   readonly now?: () => number;
 }
 
-/**
- * The tenant used when none is configured.
- *
- * Defaults to this value wherever a tenant is optional.
- */
+/** The tenant used wherever none is configured. */
 export const defaultTenantId = "72f988bf-0000-4000-8000-00000000e417";
 
 /**
- * Creates a token issuer with a fresh RSA 2048 key pair (one per emulator).
+ * Creates a token issuer with a fresh RSA 2048 key pair (one per emulator). Without options it
+ * issues in tenant `72f988bf-0000-4000-8000-00000000e417` with `Date.now` as the clock.
  *
  * @example
  * ```ts
  * const issuer = await createTokenIssuer();
  * const { token } = issuer.mintToken({ identity, audience: "https://ossrdbms-aad.database.windows.net", lifetimeInSeconds: 3600 });
  * ```
- *
- * Defaults to tenant `72f988bf-0000-4000-8000-00000000e417` and `Date.now` as the clock.
  */
 export async function createTokenIssuer(options: TokenIssuerOptions = {}): Promise<TokenIssuer> {
   const tenantId = options.tenantId ?? defaultTenantId;

@@ -1,18 +1,10 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { JsonWebKeySet } from "./token-issuer.js";
 
-/**
- * Why a token was refused: `invalid` covers malformed, bad signature, wrong alg/issuer/tenant and future `nbf`.
- *
- * Defaults to none: every refusal names one.
- */
+/** Why a token was refused: `invalid` covers malformed, bad signature, wrong alg/issuer/tenant and future `nbf`. */
 export type TokenRejectionReason = "expired" | "audience" | "invalid";
 
-/**
- * Outcome of {@link validateToken}.
- *
- * Defaults to none: `validateToken` always returns one.
- */
+/** Outcome of {@link validateToken}. */
 export type TokenValidationResult =
   | {
       readonly ok: true;
@@ -28,11 +20,7 @@ export type TokenValidationResult =
       readonly detail: string;
     };
 
-/**
- * Options of {@link validateToken}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link validateToken}. */
 export interface TokenValidationOptions {
   /** Accepted `aud` values; each matches with or without a trailing slash. */
   readonly audiences: readonly string[];
@@ -40,7 +28,7 @@ export interface TokenValidationOptions {
   readonly tenantId: string;
   /** The key to verify with (KeyObject or PEM). Defaults to the key in `jwks` named by the token's `kid`. */
   readonly publicKey?: KeyObject | string;
-  /** Keys to pick from by `kid`. Defaults to none (then `publicKey` is required). */
+  /** Keys to pick from by `kid`; without them `publicKey` is required. */
   readonly jwks?: JsonWebKeySet;
   /** Current time in epoch milliseconds. Defaults to `Date.now()`. */
   readonly nowMs?: number;
@@ -50,15 +38,14 @@ export interface TokenValidationOptions {
 
 /**
  * Validates an Entra access token the way Azure Database for PostgreSQL does: structure, RS256
- * signature, issuer and tenant, `nbf`, `exp` and audience.
+ * signature, issuer and tenant, `nbf`, `exp` and audience. Unless the options say otherwise it uses
+ * the current time and allows 30 seconds of clock skew.
  *
  * @example
  * ```ts
  * const result = validateToken(token, { audiences: ["https://ossrdbms-aad.database.windows.net"], tenantId, jwks });
  * if (result.ok) console.log(result.principalName);
  * ```
- *
- * Defaults to the current time and 30 seconds of clock skew.
  */
 export function validateToken(token: string, options: TokenValidationOptions): TokenValidationResult {
   const invalid = (detail: string): TokenValidationResult => ({ ok: false, reason: "invalid", detail });
@@ -130,7 +117,7 @@ export function validateToken(token: string, options: TokenValidationOptions): T
  * The name a database uses for the token's principal: the last segment of `xms_mirid` (managed
  * identities), else `upn`, `preferred_username` or `unique_name`.
  *
- * Defaults to undefined when the token carries none of these claims.
+ * @returns The name, or undefined when the token carries none of these claims.
  */
 export function principalNameOf(claims: Readonly<Record<string, unknown>>): string | undefined {
   if (typeof claims.xms_mirid === "string" && claims.xms_mirid.length > 0) {

@@ -12,6 +12,7 @@ import {
   parseClientFirstPacket,
 } from "../mysql/mysql-packets.js";
 import { personaGreeting } from "../mysql/mysql-persona.js";
+import { remoteAddressOf } from "../remote-address.js";
 import { ConnectionLifetime } from "./connection-lifetime.js";
 import { type HostileConnectionContext, presentsTls } from "./hostile-connection-context.js";
 
@@ -46,7 +47,7 @@ export class HostileMysqlConnection {
     this.#raw = raw;
     this.#client = raw;
     this.#context = context;
-    this.#remoteAddress = (raw.remoteAddress ?? "unknown").replace(/^::ffff:/, "");
+    this.#remoteAddress = remoteAddressOf(raw);
     this.#lifetime = new ConnectionLifetime(
       context,
       forget,

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { SQL_FEDAUTH_SPN, SQL_SERVER_PRELOGIN_VERSION, sqlServerRejectionError } from "../tds/tds-login.js";
 import {
   buildDone,
   buildErrorToken,
@@ -12,7 +13,6 @@ import {
   TdsPacketType,
   TdsProtocolError,
 } from "../tds/tds-packets.js";
-import { SQL_FEDAUTH_SPN, SQL_SERVER_PRELOGIN_VERSION, sqlServerRejectionError } from "../tds/tds-server.js";
 import { TdsTransport } from "../tds/tds-transport.js";
 import { defaultTenantId } from "../token-issuer.js";
 import { ConnectionLifetime } from "./connection-lifetime.js";

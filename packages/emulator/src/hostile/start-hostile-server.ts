@@ -27,11 +27,7 @@ export type HostileEngine = "postgresql" | "mysql" | "sqlserver";
  */
 export type HostilePersona = MysqlPersona;
 
-/**
- * Options of {@link startHostileServer}.
- *
- * Defaults to the values named on each member.
- */
+/** Options of {@link startHostileServer}. */
 export interface HostileServerOptions {
   /** The server to impersonate. */
   readonly engine: HostileEngine;
@@ -44,7 +40,7 @@ export interface HostileServerOptions {
    * it. Defaults to a fresh CA (read it back from `ca`).
    */
   readonly authority?: CertificateAuthority;
-  /** Secrets (access tokens) to watch for. Defaults to none; add more with watch(). */
+  /** Secrets (access tokens) to watch for; add more with watch(). */
   readonly secrets?: readonly string[];
   /** Interface to listen on. Defaults to "127.0.0.1". */
   readonly host?: string;

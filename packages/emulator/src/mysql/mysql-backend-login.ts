@@ -125,7 +125,7 @@ export class MysqlBackendSession {
 export interface MysqlBackendAddress {
   readonly host: string;
   readonly port: number;
-  /** Aborting destroys the socket. Defaults to none. */
+  /** Aborting destroys the socket. */
   readonly signal?: AbortSignal;
 }
 
@@ -152,19 +152,19 @@ export interface MysqlBackendCredentials {
   readonly user: string;
   /** Password for `mysql_native_password`, `caching_sha2_password` or `mysql_clear_password`. Defaults to empty. */
   readonly password?: string;
-  /** Default schema. Defaults to none. */
+  /** Default schema. */
   readonly database?: string;
   /** Lower 32 capability bits (the client's); SSL and compression are removed. */
   readonly capabilities: number;
   /** MariaDB extended capabilities (the client's). Defaults to 0. */
   readonly extendedCapabilities?: number;
-  /** Defaults to 16 MiB. */
+  /** Largest packet the client accepts. Defaults to 16 MiB. */
   readonly maxPacketSize?: number;
   /** Collation id. Defaults to the greeting's. */
   readonly characterSet?: number;
-  /** Defaults to none. */
+  /** Connection attributes, sent when the backend supports them. */
   readonly connectAttributes?: ReadonlyArray<readonly [string, string]>;
-  /** Aborting destroys the session. Defaults to none. */
+  /** Aborting destroys the session. */
   readonly signal?: AbortSignal;
 }
 
@@ -308,7 +308,7 @@ export interface MysqlAdminConnection {
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  /** Defaults to empty. */
+  /** Password of `user`. Defaults to empty. */
   readonly password?: string;
   /** Gives up after this long. Defaults to 10 000. */
   readonly timeoutInMs?: number;

@@ -1,8 +1,13 @@
-import type { Socket } from "node:net";
-import { createSecureContext, type SecureContext } from "node:tls";
-import { acceptTls } from "../accept-tls.js";
 import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
-import { listenTracked } from "../listen-tracked.js";
+import {
+  type GatewayBackendLogin,
+  type GatewayProtocol,
+  type GatewaySession,
+  listenGateway,
+} from "../gateway-session.js";
+import type { TrackedServer } from "../listen-tracked.js";
+import type { ServerSettings } from "../server-settings.js";
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "../session-lifetime.js";
 import {
   authenticateMysqlBackend,
   MysqlBackendError,
@@ -55,34 +60,18 @@ export interface MysqlGatewayOptions {
   /**
    * Called once per login attempt: `accepted: true` once the backend session is open; `accepted: false`
    * with a `reason` when refused, or without one when the backend refused or failed. Throws are ignored.
-   * Defaults to no callback.
    */
   onLogin?(event: { accepted: boolean; reason?: LoginRejectionReason; user: string }): void;
 }
 
 /** Tunables of {@link startMysqlGateway} that tests shorten. */
-export interface MysqlGatewayLimits {
-  /** A connection that has not finished logging in after this long is closed. Defaults to 30 000. */
-  readonly startupTimeoutInMs: number;
-  /** How long a refused client may take to close before its socket is destroyed. Defaults to 2 000. */
-  readonly lingerInMs: number;
-}
+export type MysqlGatewayLimits = SessionLimits;
 
 /** Default {@link MysqlGatewayLimits}. */
-export const DEFAULT_MYSQL_GATEWAY_LIMITS: MysqlGatewayLimits = Object.freeze({
-  startupTimeoutInMs: 30_000,
-  lingerInMs: 2_000,
-});
+export const DEFAULT_MYSQL_GATEWAY_LIMITS: MysqlGatewayLimits = DEFAULT_SESSION_LIMITS;
 
 /** A running gateway; `close()` stops it. */
-export interface MysqlGateway {
-  /** The host it listens on, as given in the options. */
-  readonly host: string;
-  /** The port it listens on (the real one when `0` was asked). */
-  readonly port: number;
-  /** Stops listening and destroys every client and backend socket. Idempotent. */
-  close(): Promise<void>;
-}
+export type MysqlGateway = TrackedServer;
 
 /** The Entra audience Azure Database for MySQL accepts (named in the audience error). */
 const OSSRDBMS_RESOURCE = "https://ossrdbms-aad.database.windows.net";
@@ -150,275 +139,146 @@ export async function startMysqlGateway(
   options: MysqlGatewayOptions,
   limits: Partial<MysqlGatewayLimits> = {},
 ): Promise<MysqlGateway> {
-  const settings: GatewaySettings = {
-    options,
-    limits: { ...DEFAULT_MYSQL_GATEWAY_LIMITS, ...limits },
-    secureContext: createSecureContext({ key: options.tls.key, cert: options.tls.cert }),
-  };
-  return listenTracked(
-    { host: options.host, port: options.port, pauseOnConnect: true },
-    (socket, forget) => new ClientConnection(socket, settings, forget),
-  );
+  return listenGateway(options, limits, (session, settings) => new MysqlClientLogin(session, settings), {
+    pauseOnConnect: true,
+  });
 }
 
-interface GatewaySettings {
-  readonly options: MysqlGatewayOptions;
-  readonly limits: MysqlGatewayLimits;
-  readonly secureContext: SecureContext;
-}
+type MysqlGatewaySettings = ServerSettings<MysqlGatewayOptions, MysqlGatewayLimits>;
 
-type Phase = "greeting" | "handshake" | "token" | "authorizing" | "piping" | "closing" | "closed";
-
-/** One client connection from accept to close; never throws out of its event handlers. */
-class ClientConnection {
-  readonly #raw: Socket;
-  readonly #settings: GatewaySettings;
-  readonly #onClosed: () => void;
-  readonly #reader = new MysqlPacketReader(MYSQL_MAX_LOGIN_PACKET_LENGTH + 4);
-  readonly #abort = new AbortController();
-  readonly #remoteAddress: string;
-  #client: Socket;
+/**
+ * The MySQL side of one gateway session: connects to the backend and greets as the persona with the
+ * backend's thread id, reads SSLRequest and HandshakeResponse41 (sequence ids checked), switches the
+ * client to `mysql_clear_password`, refuses with Azure's errors and finishes the backend login.
+ */
+class MysqlClientLogin implements GatewayProtocol {
+  readonly reader = new MysqlPacketReader(MYSQL_MAX_LOGIN_PACKET_LENGTH + 4);
+  readonly #session: GatewaySession;
+  readonly #settings: MysqlGatewaySettings;
   #backend: MysqlBackendSession | undefined;
-  #piped: Socket | undefined;
-  #phase: Phase = "greeting";
-  #tls = false;
   /** Sequence id the next packet to the client carries. */
   #sequenceId = 0;
   #response: MysqlHandshakeResponse | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  readonly #onData = (chunk: Buffer) => this.#receive(chunk);
 
-  constructor(raw: Socket, settings: GatewaySettings, onClosed: () => void) {
-    this.#raw = raw;
-    this.#client = raw;
+  constructor(session: GatewaySession, settings: MysqlGatewaySettings) {
+    this.#session = session;
     this.#settings = settings;
-    this.#onClosed = onClosed;
-    this.#remoteAddress = normalizeAddress(raw.remoteAddress);
-    raw.on("error", () => this.destroy());
-    raw.on("close", () => this.destroy());
-    this.#timer = setTimeout(() => this.destroy(), settings.limits.startupTimeoutInMs);
-    this.#timer.unref();
-    this.#greet().catch(() => this.destroy());
+    this.#greet().catch(() => session.destroy());
   }
 
-  /** Destroys the client and backend sockets. Idempotent. */
-  destroy(): void {
-    if (this.#phase === "closed") return;
-    this.#phase = "closed";
-    clearTimeout(this.#timer);
-    this.#abort.abort();
-    this.#client.destroy();
-    this.#raw.destroy();
-    this.#backend?.destroy();
-    this.#piped?.destroy();
-    this.#onClosed();
+  get user(): string {
+    return this.#response?.user ?? "";
   }
 
-  /** Connects to the backend and greets the client as the persona, with the backend's thread id. */
-  async #greet(): Promise<void> {
-    const { backend } = this.#settings.options;
-    let session: MysqlBackendSession;
-    try {
-      session = await openMysqlBackend({
-        host: backend.host,
-        port: backend.port,
-        signal: this.#abort.signal,
-      });
-    } catch (error) {
-      if (this.#phase !== "greeting") return;
-      const fields =
-        error instanceof MysqlBackendError ? error.fields : { code: 1105, message: String(error) };
-      this.#report({ accepted: false, user: "" });
-      // Before the handshake the client does not know about SQLSTATE markers yet.
-      this.#end(buildPacket(0, buildErrorPacket({ code: fields.code, message: fields.message })));
-      return;
+  readNext(): boolean {
+    const packet = this.reader.readPacket(MYSQL_MAX_LOGIN_PACKET_LENGTH);
+    if (packet === undefined) return false;
+    if (packet.sequenceId !== this.#sequenceId) {
+      this.#session.destroy(); // out-of-order packet: a confused or hostile client
+      return false;
     }
-    if (this.#phase !== "greeting") {
-      session.destroy();
-      return;
-    }
-    this.#backend = session;
-    this.#write(
-      buildHandshake(gatewayGreeting(this.#settings.options.persona ?? "mysql8", session.greeting)),
-    );
-    this.#phase = "handshake";
-    this.#raw.on("data", this.#onData);
-    this.#raw.resume();
-  }
-
-  #write(payload: Buffer): void {
-    this.#client.write(buildPacket(this.#sequenceId, payload));
     this.#sequenceId = (this.#sequenceId + 1) & 0xff;
+    if (this.#session.phase === "startup") this.#onClientFirstPacket(packet.payload);
+    else
+      this.#session.authorize(parseClearPassword(packet.payload), this.#response as MysqlHandshakeResponse);
+    return true;
   }
 
-  #receive(chunk: Buffer): void {
-    try {
-      this.#reader.push(chunk);
-      while (this.#phase === "handshake" || this.#phase === "token") {
-        const packet = this.#reader.readPacket(MYSQL_MAX_LOGIN_PACKET_LENGTH);
-        if (packet === undefined) return;
-        if (packet.sequenceId !== this.#sequenceId) {
-          this.destroy(); // out-of-order packet: a confused or hostile client
-          return;
-        }
-        this.#sequenceId = (this.#sequenceId + 1) & 0xff;
-        if (this.#phase === "handshake") this.#onClientFirstPacket(packet.payload);
-        else this.#onToken(packet.payload);
-      }
-    } catch {
-      // Malformed input (MysqlProtocolError) or a write on a dead socket: drop this connection only.
-      this.destroy();
-    }
+  refusal(reason: LoginRejectionReason): Buffer {
+    return this.#errorPacket(
+      mysqlRejectionError(reason, { user: this.user, remoteAddress: this.#session.remoteAddress }),
+    );
   }
 
-  #onClientFirstPacket(payload: Buffer): void {
-    const packet = parseClientFirstPacket(payload);
-    if (packet.kind === "ssl-request") {
-      if (this.#tls) {
-        this.destroy();
-        return;
-      }
-      this.#upgradeToTls();
-      return;
-    }
-    this.#response = packet;
-    if (!this.#tls && this.#settings.options.requireTls) {
-      this.#reject("tls-required");
-      return;
-    }
-    if (!(packet.capabilities & MysqlCapability.pluginAuth)) {
-      this.#report({ accepted: false, user: packet.user });
-      this.#refuse({
-        code: 1251,
-        sqlState: "08004",
-        message:
-          "Client does not support authentication protocol requested by server; consider upgrading MySQL client",
-      });
-      return;
-    }
-    // A client that already chose cleartext (the greeting named it) sent the token: skip the switch.
-    if (packet.authPluginName === "mysql_clear_password" && packet.authResponse.length > 0) {
-      this.#startAuthorizing(parseClearPassword(packet.authResponse));
-      return;
-    }
-    this.#phase = "token";
-    this.#write(buildClearPasswordSwitch());
-  }
-
-  #upgradeToTls(): void {
-    // MySQL sends nothing after SSLRequest, so the ClientHello may already sit in our buffer:
-    // hand it back to the raw socket, which the TLS socket drains first.
-    this.#client = acceptTls(this.#raw, {
-      secureContext: this.#settings.secureContext,
-      pending: this.#reader.takeRemainder(),
-      onData: this.#onData,
-      onClose: () => this.destroy(),
-    });
-    this.#tls = true;
-  }
-
-  #onToken(payload: Buffer): void {
-    this.#startAuthorizing(parseClearPassword(payload));
-  }
-
-  #startAuthorizing(token: string): void {
-    this.#phase = "authorizing";
-    this.#client.pause();
-    this.#authorizeAndConnect(token).catch(() => this.destroy());
-  }
-
-  async #authorizeAndConnect(token: string): Promise<void> {
-    const { options } = this.#settings;
+  async openBackendSession(backendUser: string, signal: AbortSignal): Promise<GatewayBackendLogin> {
     const response = this.#response as MysqlHandshakeResponse;
-    let decision: LoginDecision;
-    try {
-      decision = await options.authorize({
-        token,
-        user: response.user,
-        database: response.database,
-        remoteAddress: this.#remoteAddress,
-      });
-    } catch {
-      decision = { ok: false, reason: "invalid" };
-    }
-    if (this.#phase !== "authorizing") return;
-    if (!decision.ok) {
-      this.#reject(decision.reason);
-      return;
-    }
-    const session = this.#backend as MysqlBackendSession;
-    const login = await authenticateMysqlBackend(session, {
-      user: decision.backendUser,
-      password: options.backend.password,
+    const backend = this.#backend as MysqlBackendSession;
+    const login = await authenticateMysqlBackend(backend, {
+      user: backendUser,
+      password: this.#settings.options.backend.password,
       database: response.database,
       capabilities: response.capabilities,
       extendedCapabilities: response.extendedCapabilities,
       maxPacketSize: response.maxPacketSize,
       characterSet: response.characterSet,
       connectAttributes: response.connectAttributes,
-      signal: this.#abort.signal,
+      signal,
     });
-    if (this.#phase !== "authorizing") return;
-    if (!login.ok) {
-      this.#report({ accepted: false, user: response.user });
-      this.#refuse(login.error);
+    if (!login.ok) return { ok: false, refusal: this.#errorPacket(login.error) };
+    return { ok: true, socket: backend.detach(), reply: this.#packet(login.okPayload) };
+  }
+
+  /** Connects to the backend and greets the client as the persona, with the backend's thread id. */
+  async #greet(): Promise<void> {
+    const session = this.#session;
+    const { backend, persona } = this.#settings.options;
+    let opened: MysqlBackendSession;
+    try {
+      opened = await openMysqlBackend({ host: backend.host, port: backend.port, signal: session.signal });
+    } catch (error) {
+      if (session.phase !== "startup") return;
+      const fields =
+        error instanceof MysqlBackendError ? error.fields : { code: 1105, message: String(error) };
+      // Before the handshake the client does not know about SQLSTATE markers yet.
+      session.refuse(buildPacket(0, buildErrorPacket({ code: fields.code, message: fields.message })));
       return;
     }
-    this.#startPiping(session.detach(), login.okPayload);
-  }
-
-  #startPiping(backend: Socket, okPayload: Buffer): void {
-    const client = this.#client;
-    this.#piped = backend;
-    this.#backend = undefined;
-    this.#phase = "piping";
-    clearTimeout(this.#timer);
-    backend.on("error", () => this.destroy());
-    // A closed backend ends the client gracefully so a last ERR (e.g. after KILL) still arrives.
-    backend.on("close", () => this.#end());
-    client.off("data", this.#onData);
-    this.#write(okPayload);
-    const pending = this.#reader.takeRemainder();
-    if (pending.length > 0) backend.write(pending);
-    client.pipe(backend);
-    backend.pipe(client);
-    client.resume();
-    this.#report({ accepted: true, user: this.#response?.user ?? "" });
-    if (backend.destroyed) this.#end();
-  }
-
-  #reject(reason: LoginRejectionReason): void {
-    const user = this.#response?.user ?? "";
-    this.#report({ accepted: false, reason, user });
-    this.#refuse(mysqlRejectionError(reason, { user, remoteAddress: this.#remoteAddress }));
-  }
-
-  #refuse(fields: MysqlErrorFields): void {
-    this.#end(buildPacket(this.#sequenceId, buildErrorPacket(fields)));
-  }
-
-  /** Ends the client side after writing `bytes`, destroying everything if it lingers. */
-  #end(bytes?: Buffer): void {
-    if (this.#phase === "closed" || this.#phase === "closing") return;
-    this.#phase = "closing";
-    this.#abort.abort();
-    this.#backend?.destroy();
-    if (bytes === undefined) this.#client.end();
-    else this.#client.end(bytes);
-    const timer = setTimeout(() => this.destroy(), this.#settings.limits.lingerInMs);
-    timer.unref();
-  }
-
-  #report(event: { accepted: boolean; reason?: LoginRejectionReason; user: string }): void {
-    try {
-      this.#settings.options.onLogin?.(event);
-    } catch {
-      // A failing observer must not break the login.
+    if (session.phase !== "startup") {
+      opened.destroy();
+      return;
     }
+    this.#backend = opened;
+    session.hold(opened);
+    session.client.write(this.#packet(buildHandshake(gatewayGreeting(persona ?? "mysql8", opened.greeting))));
+    session.listen();
   }
-}
 
-function normalizeAddress(address: string | undefined): string {
-  if (address === undefined) return "unknown";
-  return address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
+  /** Frames `payload` with the next sequence id. */
+  #packet(payload: Buffer): Buffer {
+    const packet = buildPacket(this.#sequenceId, payload);
+    this.#sequenceId = (this.#sequenceId + 1) & 0xff;
+    return packet;
+  }
+
+  #errorPacket(fields: MysqlErrorFields): Buffer {
+    return buildPacket(this.#sequenceId, buildErrorPacket(fields));
+  }
+
+  #onClientFirstPacket(payload: Buffer): void {
+    const session = this.#session;
+    const packet = parseClientFirstPacket(payload);
+    if (packet.kind === "ssl-request") {
+      if (session.tls) {
+        session.destroy();
+        return;
+      }
+      // MySQL sends nothing after SSLRequest, so the ClientHello may already sit in our buffer:
+      // hand it back to the raw socket, which the TLS socket drains first.
+      session.upgradeToTls({ pending: this.reader.takeRemainder() });
+      return;
+    }
+    this.#response = packet;
+    if (!session.tls && this.#settings.options.requireTls) {
+      session.reject("tls-required");
+      return;
+    }
+    if (!(packet.capabilities & MysqlCapability.pluginAuth)) {
+      session.refuse(
+        this.#errorPacket({
+          code: 1251,
+          sqlState: "08004",
+          message:
+            "Client does not support authentication protocol requested by server; consider upgrading MySQL client",
+        }),
+      );
+      return;
+    }
+    // A client that already chose cleartext (the greeting named it) sent the token: skip the switch.
+    if (packet.authPluginName === "mysql_clear_password" && packet.authResponse.length > 0) {
+      session.authorize(parseClearPassword(packet.authResponse), packet);
+      return;
+    }
+    session.awaitToken();
+    session.client.write(this.#packet(buildClearPasswordSwitch()));
+  }
 }

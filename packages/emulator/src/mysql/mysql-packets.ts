@@ -238,13 +238,13 @@ export interface MysqlHandshake {
   readonly authPluginData: Buffer;
   /** Lower 32 capability bits. */
   readonly capabilities: number;
-  /** MariaDB extended capabilities (upper 32 bits), present when `CLIENT_MYSQL` (bit 0) is clear. Defaults to 0. */
+  /** MariaDB extended capabilities (upper 32 bits), present when `CLIENT_MYSQL` (bit 0) is clear, else 0. */
   readonly extendedCapabilities: number;
   /** Default character set / collation id. */
   readonly characterSet: number;
   /** Server status flags. */
   readonly statusFlags: number;
-  /** Default authentication plugin, e.g. `mysql_native_password`. Defaults to `""` without `CLIENT_PLUGIN_AUTH`. */
+  /** Default authentication plugin, e.g. `mysql_native_password`; `""` without `CLIENT_PLUGIN_AUTH`. */
   readonly authPluginName: string;
 }
 
@@ -354,9 +354,9 @@ export interface MysqlHandshakeResponse extends MysqlClientHello {
   readonly authResponse: Buffer;
   /** Default schema, `""` when none. */
   readonly database: string;
-  /** Plugin the auth response is for. Defaults to `""` without `CLIENT_PLUGIN_AUTH`. */
+  /** Plugin the auth response is for; `""` without `CLIENT_PLUGIN_AUTH`. */
   readonly authPluginName: string;
-  /** Connection attributes in order. Defaults to none. */
+  /** Connection attributes in order; empty when the client sent none. */
   readonly connectAttributes: ReadonlyArray<readonly [string, string]>;
 }
 
@@ -520,7 +520,7 @@ export function parseClearPassword(payload: Buffer): string {
 export interface MysqlErrorFields {
   /** Error number, e.g. 1045. */
   readonly code: number;
-  /** Five-character SQLSTATE, e.g. `28000`. Defaults to none (pre-handshake errors carry none). */
+  /** Five-character SQLSTATE, e.g. `28000`; left out of pre-handshake errors, which carry none. */
   readonly sqlState?: string;
   readonly message: string;
 }
@@ -552,13 +552,13 @@ export function parseErrorPacket(payload: Buffer): MysqlErrorFields {
 
 /** The fields of an OK packet (protocol 4.1). */
 export interface MysqlOkFields {
-  /** Defaults to 0. */
+  /** Rows the statement affected. Defaults to 0. */
   readonly affectedRows?: number;
-  /** Defaults to 0. */
+  /** Id the statement generated. Defaults to 0. */
   readonly lastInsertId?: number;
   /** Server status flags. Defaults to 2 (`SERVER_STATUS_AUTOCOMMIT`). */
   readonly statusFlags?: number;
-  /** Defaults to 0. */
+  /** Number of warnings. Defaults to 0. */
   readonly warnings?: number;
   /** Human-readable info (the rest of the packet; session-state data is not decoded). Defaults to `""`. */
   readonly info?: string;

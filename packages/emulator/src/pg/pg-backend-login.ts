@@ -26,7 +26,7 @@ const MAX_BACKEND_LOGIN_MESSAGE_LENGTH = 1024 * 1024;
 export interface BackendLoginOptions {
   readonly host: string;
   readonly port: number;
-  /** Used when the backend asks for a cleartext, MD5 or SCRAM-SHA-256 password. Defaults to none (trust). */
+  /** Used when the backend asks for a cleartext, MD5 or SCRAM-SHA-256 password; without it only trust works. */
   readonly password?: string;
   readonly user: string;
   readonly database: string;

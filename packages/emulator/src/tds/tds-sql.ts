@@ -1,10 +1,6 @@
 import type { ResultColumn, ResultValue, RpcValue, TdsMessageFields } from "./tds-packets.js";
 
-/**
- * What a statement sees of its session.
- *
- * Defaults to none: the server fills every field.
- */
+/** What a statement sees of its session. */
 export interface SqlSession {
   /** The database user (`CURRENT_USER`, `USER_NAME()`). */
   readonly user: string;
@@ -18,7 +14,7 @@ export interface SqlSession {
   readonly serverName: string;
   /** Open transactions (`@@TRANCOUNT`). */
   readonly transactionCount: number;
-  /** RPC parameters by name with `@` (for `sp_executesql`). Defaults to none. */
+  /** RPC parameters by name with `@` (for `sp_executesql`). */
   readonly parameters?: ReadonlyMap<string, RpcValue>;
 }
 

@@ -22,7 +22,7 @@ export interface TdsTransportEvents {
   message(message: TdsMessage): void;
   /** Whether the owner takes messages now; otherwise they wait until {@link TdsTransport.drain} (e.g. while authorizing). */
   accepting(): boolean;
-  /** Each chunk the client sent, as it arrives: from the socket before any TLS, then decrypted. Defaults to none. */
+  /** Each chunk the client sent, as it arrives: from the socket before any TLS, then decrypted. */
   received?(chunk: Buffer): void;
   /** The transport is gone (socket error or close, malformed input, a throwing handler): clean up. Called once. */
   closed(): void;
