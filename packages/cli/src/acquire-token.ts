@@ -2,12 +2,11 @@ import type { TokenCredential } from "@azure/identity";
 import { DefaultAzureCredential } from "@azure/identity";
 import { createTokenProvider, type EntraAccessToken } from "@org/entra-core";
 import type { CliIo, CreateCredentialOptions } from "./cli-io.js";
+import { parseTimeout } from "./command-options.js";
 
 /**
  * The credential of `token`, `url` and `env`: `io.createCredential`, else
  * `DefaultAzureCredential` with `managedIdentityClientId` set to the client ID.
- *
- * Defaults to `DefaultAzureCredential`.
  */
 export function createCredential(io: CliIo, options: CreateCredentialOptions): TokenCredential {
   if (io.createCredential) return io.createCredential(options);
@@ -19,26 +18,26 @@ export function createCredential(io: CliIo, options: CreateCredentialOptions): T
 /** Options for {@link acquireToken}. */
 export interface AcquireTokenOptions extends CreateCredentialOptions {
   readonly scope: string;
-  /** Give up after this long (`TOKEN_TIMEOUT`). Defaults to 30 000. */
-  readonly timeoutInMs?: number | undefined;
+  /** The `--timeout` flag: seconds before giving up (`TOKEN_TIMEOUT`). Defaults to 30 s. */
+  readonly timeout?: string | undefined;
 }
 
 /**
  * One token through core's provider (bounded time, typed `EntraAuthError` on failure, the token
  * never in a message). The provider is closed afterwards so nothing keeps the process alive.
+ * Throws `EntraAuthError` `INVALID_SETTING` for a `timeout` that is not a positive number.
  *
  * @example
  * ```ts
- * const { token, expiresOnTimestamp } = await acquireToken(io, { scope });
+ * const { token, expiresOnTimestamp } = await acquireToken(io, { scope, timeout: flags.timeout });
  * ```
- *
- * Defaults to a 30 s timeout.
  */
 export async function acquireToken(io: CliIo, options: AcquireTokenOptions): Promise<EntraAccessToken> {
+  const getTokenTimeoutInMs = parseTimeout(options.timeout, 30_000);
   const provider = createTokenProvider({
     credential: createCredential(io, { clientId: options.clientId }),
     scope: options.scope,
-    getTokenTimeoutInMs: options.timeoutInMs ?? 30_000,
+    getTokenTimeoutInMs,
   });
   try {
     return await provider.getToken();

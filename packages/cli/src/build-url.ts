@@ -1,4 +1,4 @@
-/** Output dialects of a MySQL URL. Defaults to `"mysql"`. */
+/** Output dialects of a MySQL URL: which client's TLS parameters it carries. */
 export type MysqlUrlFormat = "mysql" | "prisma" | "mysql2";
 
 /** What a connection URL is built from. */
@@ -7,7 +7,7 @@ export interface ConnectionUrlParts {
   readonly host: string;
   /** Defaults to 5432 (PostgreSQL) or 3306 (MySQL). */
   readonly port?: number | undefined;
-  /** Defaults to none (the client's default database). */
+  /** Absent: the URL names no database, and the client uses its default. */
   readonly database?: string | undefined;
   readonly user: string;
   /** The access token, used as the password. */
@@ -43,8 +43,6 @@ const MYSQL_TLS: Readonly<Record<MysqlUrlFormat, string>> = {
  * buildConnectionUrl({ engine: "postgresql", host: "srv.postgres.database.azure.com", database: "app", user: "dev@contoso.com", token });
  * // "postgresql://dev%40contoso.com:eyJ...@srv.postgres.database.azure.com:5432/app?sslmode=verify-full"
  * ```
- *
- * Defaults to the engine's standard port and no database path.
  */
 export function buildConnectionUrl(parts: ConnectionUrlParts): string {
   const postgres = parts.engine === "postgresql";

@@ -9,7 +9,11 @@ export interface OutputStream {
 
 /** Options for {@link CliIo.createCredential}. */
 export interface CreateCredentialOptions {
-  /** Client ID of a user-assigned managed identity (`--client-id` or `*_CLIENTID`). Defaults to none. */
+  /**
+   * Client ID of a user-assigned managed identity (`--client-id` or `*_CLIENTID`). Absent when
+   * neither is set: the built-in credentials then use `AZURE_CLIENT_ID`, else the system-assigned
+   * identity.
+   */
   readonly clientId?: string | undefined;
 }
 
@@ -20,7 +24,7 @@ export interface CreateCredentialOptions {
 export interface CliIo {
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
-  /** Environment variables. Defaults to `process.env` in `processIo()`. */
+  /** Environment variables (`process.env` in `processIo()`). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /**
    * The credential of `token`, `url` and `env`. Defaults to
@@ -41,9 +45,8 @@ export interface NamedCredential {
 }
 
 /**
- * The real IO: `process.stdout`, `process.stderr`, `process.env`.
- *
- * Defaults to `DefaultAzureCredential` for tokens (see {@link CliIo.createCredential}).
+ * The real IO: `process.stdout`, `process.stderr`, `process.env`. It sets no `createCredential`,
+ * `createCredentialChain` or `now`, so their defaults apply (`DefaultAzureCredential` for tokens).
  */
 export function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env };

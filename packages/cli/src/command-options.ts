@@ -1,10 +1,11 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { EntraAuthError } from "@org/entra-core";
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** The flags a command declares, in `node:util` `parseArgs` form. */
+export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
 
 /** The parsed flags of a command: booleans for `boolean` options, strings for the rest. */
-export type CommandFlags<T extends Options> = {
+export type CommandFlags<T extends CommandOptions> = {
   readonly [K in keyof T]?: T[K] extends { readonly type: "boolean" } ? boolean : string;
 };
 
@@ -19,15 +20,13 @@ export const TARGET_OPTIONS = {
   scope: { type: "string" },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
-} as const satisfies Options;
+} as const satisfies CommandOptions;
 
 /**
  * Parses a command's arguments strictly (unknown flags and stray positionals are errors) and turns
  * node:util's errors into `EntraAuthError` `INVALID_SETTING` with a pointer to `--help`.
- *
- * Defaults to no positionals allowed.
  */
-export function parseCommandArgs<T extends Options>(
+export function parseCommandArgs<T extends CommandOptions>(
   command: string,
   args: readonly string[],
   options: T,
@@ -43,9 +42,8 @@ export function parseCommandArgs<T extends Options>(
 }
 
 /**
- * Parses `--timeout <seconds>` into milliseconds.
- *
- * Defaults to `fallbackInMs` when the flag is absent.
+ * Parses `--timeout <seconds>` into milliseconds: `fallbackInMs` when the flag is absent
+ * (`value` undefined). Throws `EntraAuthError` `INVALID_SETTING` unless it is a positive number.
  */
 export function parseTimeout(value: string | undefined, fallbackInMs: number): number {
   if (value === undefined) return fallbackInMs;
@@ -61,9 +59,8 @@ export function parseTimeout(value: string | undefined, fallbackInMs: number): n
 
 /**
  * Refuses to write a secret to a terminal unless `--force`: it would stay in the scrollback and in
- * screen recordings. Throws `EntraAuthError` `INVALID_SETTING`.
- *
- * Defaults to allowing output that is not a TTY (a pipe, a file, `$(...)`).
+ * screen recordings. Throws `EntraAuthError` `INVALID_SETTING`. Output that is not a TTY (a pipe,
+ * a file, `$(...)`) is always allowed.
  */
 export function refuseTty(isTTY: boolean | undefined, force: boolean | undefined, what: string): void {
   if (isTTY && !force) {

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { EntraAuthError, redactToken, resolveUsername } from "@org/entra-core";
 import type { CliIo } from "./cli-io.js";
-import { parseCommandArgs, parseTimeout, TARGET_OPTIONS } from "./command-options.js";
+import { type CommandFlags, parseTimeout, type TARGET_OPTIONS } from "./command-options.js";
+import { type Command, defineCommand } from "./define-command.js";
 import type { Check } from "./doctor/check.js";
 import { checkCredential } from "./doctor/check-credential.js";
 import { checkLogin } from "./doctor/check-login.js";
@@ -36,26 +37,28 @@ Options:
 
 Exit code 0 when no check failed (warnings allowed), 1 otherwise.`;
 
+const DOCTOR_OPTIONS = { json: { type: "boolean" }, ca: { type: "string" } } as const;
+
 function skipped(name: string, reason: string): Check {
   return { name, status: "skip", detail: reason };
 }
 
 /**
  * `entra-db doctor`: runs the settings, credential, token, network and login checks and prints
- * them (or `--json`). Returns 1 when a check failed.
- *
- * Defaults to a 10 s limit per credential and per network step.
+ * them (or `--json`). Returns 1 when a check failed. `--timeout` limits each credential and each
+ * network step; without it, 10 s.
  */
-export async function doctorCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const flags = parseCommandArgs("doctor", args, {
-    ...TARGET_OPTIONS,
-    json: { type: "boolean" },
-    ca: { type: "string" },
-  });
-  if (flags.help) {
-    io.stdout.write(`${DOCTOR_USAGE}\n`);
-    return 0;
-  }
+export const doctorCommand: Command = defineCommand({
+  name: "doctor",
+  usage: DOCTOR_USAGE,
+  options: DOCTOR_OPTIONS,
+  run: doctor,
+});
+
+async function doctor(
+  flags: CommandFlags<typeof TARGET_OPTIONS & typeof DOCTOR_OPTIONS>,
+  io: CliIo,
+): Promise<number> {
   const timeoutInMs = parseTimeout(flags.timeout, 10_000);
   let ca: string | undefined;
   if (flags.ca) {

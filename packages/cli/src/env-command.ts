@@ -1,8 +1,6 @@
-import { EntraAuthError, resolveUsername } from "@org/entra-core";
-import { acquireToken } from "./acquire-token.js";
-import type { CliIo } from "./cli-io.js";
-import { parseCommandArgs, parseTimeout, refuseTty, TARGET_OPTIONS } from "./command-options.js";
-import { requireHost, resolveTarget } from "./resolve-target.js";
+import { refuseTty } from "./command-options.js";
+import { type Command, defineCommand } from "./define-command.js";
+import { resolveLogin } from "./resolve-login.js";
 import { exportLines } from "./shell-quote.js";
 
 /** Usage of `entra-db env`. */
@@ -31,36 +29,25 @@ Options:
 
 /**
  * `entra-db env`: prints `export` lines for psql / the mysql client. Refuses a terminal unless
- * `--force`.
- *
- * Defaults to the engine whose Service Connector variables are set.
+ * `--force`. The target comes from the flags, else the Service Connector variables (see
+ * `resolveTarget`).
  */
-export async function envCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const flags = parseCommandArgs("env", args, { ...TARGET_OPTIONS, force: { type: "boolean" } });
-  if (flags.help) {
-    io.stdout.write(`${ENV_USAGE}\n`);
-    return 0;
-  }
-  refuseTty(io.stdout.isTTY, flags.force, "an access token");
-  const target = resolveTarget(flags, io.env);
-  if (target.engine === "sqlserver") {
-    throw new EntraAuthError("INVALID_SETTING", "entra-db env supports postgresql and mysql only.", {
-      hint: "For Azure SQL, sqlcmd and go-sqlcmd sign in themselves: sqlcmd --authentication-method ActiveDirectoryDefault.",
+export const envCommand: Command = defineCommand({
+  name: "env",
+  usage: ENV_USAGE,
+  options: { force: { type: "boolean" } },
+  run: async (flags, io) => {
+    refuseTty(io.stdout.isTTY, flags.force, "an access token");
+    const login = await resolveLogin(flags, io, {
+      command: "env",
+      azureSqlHint:
+        "For Azure SQL, sqlcmd and go-sqlcmd sign in themselves: sqlcmd --authentication-method ActiveDirectoryDefault.",
     });
-  }
-  const host = requireHost(target);
-  const { token } = await acquireToken(io, {
-    scope: target.scope,
-    clientId: target.clientId,
-    timeoutInMs: parseTimeout(flags.timeout, 30_000),
-  });
-  const user = resolveUsername({ explicit: target.user, token });
-  io.stdout.write(
-    envLines(target.engine, { host, port: target.port, database: target.database, user, token }),
-  );
-  if (target.engine === "mysql") io.stderr.write(`${MYSQL_VERIFY_REMINDER}\n`);
-  return 0;
-}
+    io.stdout.write(envLines(login.engine, login));
+    if (login.engine === "mysql") io.stderr.write(`${MYSQL_VERIFY_REMINDER}\n`);
+    return 0;
+  },
+});
 
 /**
  * The `mysql` and `mariadb` clients read the password from `MYSQL_PWD` but take TLS verification
@@ -82,10 +69,44 @@ const MYSQL_VERIFIED_COMMANDS = [
 export interface EnvLineValues {
   readonly host: string;
   readonly port: number;
+  /** Its line is left out when absent. */
   readonly database?: string | undefined;
   readonly user: string;
   readonly token: string;
 }
+
+/** How a client family names the values, in the order they are printed, and what follows them. */
+interface ClientVariables {
+  readonly names: ReadonlyArray<readonly [variable: string, value: keyof EnvLineValues]>;
+  /** A variable with a fixed value: libpq's TLS verification, or the cleartext plugin Oracle's client needs. */
+  readonly fixed: readonly [variable: string, value: string];
+  /** Lines printed after the exports. */
+  readonly trailer?: string;
+}
+
+const CLIENT_VARIABLES: Readonly<Record<"postgresql" | "mysql", ClientVariables>> = {
+  postgresql: {
+    names: [
+      ["PGHOST", "host"],
+      ["PGPORT", "port"],
+      ["PGDATABASE", "database"],
+      ["PGUSER", "user"],
+      ["PGPASSWORD", "token"],
+    ],
+    fixed: ["PGSSLMODE", "verify-full"],
+  },
+  mysql: {
+    names: [
+      ["MYSQL_HOST", "host"],
+      ["MYSQL_TCP_PORT", "port"],
+      ["MYSQL_USER", "user"],
+      ["MYSQL_DATABASE", "database"],
+      ["MYSQL_PWD", "token"],
+    ],
+    fixed: ["LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1"],
+    trailer: MYSQL_VERIFIED_COMMANDS,
+  },
+};
 
 /**
  * The export lines of `entra-db env` for an engine; for MySQL followed by comment lines naming
@@ -95,27 +116,15 @@ export interface EnvLineValues {
  * ```ts
  * envLines("postgresql", { host, port: 5432, user, token }); // "export PGHOST='...'\n..."
  * ```
- *
- * Defaults to leaving out the database line when no database is known.
  */
 export function envLines(engine: "postgresql" | "mysql", values: EnvLineValues): string {
-  if (engine === "postgresql") {
-    return exportLines([
-      ["PGHOST", values.host],
-      ["PGPORT", String(values.port)],
-      ["PGDATABASE", values.database],
-      ["PGUSER", values.user],
-      ["PGPASSWORD", values.token],
-      ["PGSSLMODE", "verify-full"],
-    ]);
-  }
+  const client = CLIENT_VARIABLES[engine];
   const exports = exportLines([
-    ["MYSQL_HOST", values.host],
-    ["MYSQL_TCP_PORT", String(values.port)],
-    ["MYSQL_USER", values.user],
-    ["MYSQL_DATABASE", values.database],
-    ["MYSQL_PWD", values.token],
-    ["LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1"],
+    ...client.names.map(([variable, key]) => {
+      const value = values[key];
+      return [variable, value === undefined ? undefined : String(value)] as const;
+    }),
+    client.fixed,
   ]);
-  return `${exports}${MYSQL_VERIFIED_COMMANDS}\n`;
+  return client.trailer === undefined ? exports : `${exports}${client.trailer}\n`;
 }

@@ -1,18 +1,11 @@
 import { type Engine, EntraAuthError, resolveSettings, scopeFor } from "@org/entra-core";
+import type { CommandFlags, TARGET_OPTIONS } from "./command-options.js";
 import { selectEngine } from "./select-engine.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The connection flags every command accepts. Defaults to every flag absent. */
-export interface TargetFlags {
-  readonly engine?: string | undefined;
-  readonly host?: string | undefined;
-  readonly port?: string | undefined;
-  readonly database?: string | undefined;
-  readonly user?: string | undefined;
-  readonly "client-id"?: string | undefined;
-  readonly scope?: string | undefined;
-}
+/** The connection flags every command accepts (`--engine`, `--host`, ... `--scope`). */
+export type TargetFlags = Omit<CommandFlags<typeof TARGET_OPTIONS>, "timeout" | "help">;
 
 /** Where a command connects to and how it asks for a token: flags over Service Connector variables. */
 export interface Target {
@@ -49,16 +42,15 @@ function parsePort(value: string): number {
 
 /**
  * Resolves the target of a command: the engine (see `selectEngine`), then each of host, port,
- * database, user and client ID from its flag, else its Service Connector variable, and the scope
- * from `--scope`, else `scopeFor(engine, host)`. Throws `EntraAuthError` `INVALID_SETTING` for a
- * malformed variable or flag.
+ * database, user and client ID from its flag, else its Service Connector variable (the port
+ * last from the engine's standard port, see {@link defaultPort}), and the scope from `--scope`,
+ * else `scopeFor(engine, host)`. Throws `EntraAuthError` `INVALID_SETTING` for a malformed
+ * variable or flag.
  *
  * @example
  * ```ts
  * const target = resolveTarget({ engine: "postgresql" }, process.env);
  * ```
- *
- * Defaults to the engine's standard port when neither `--port` nor `*_PORT` is set.
  */
 export function resolveTarget(flags: TargetFlags, env: Env): Target {
   const engine = selectEngine(flags.engine, env);

@@ -1,6 +1,7 @@
 import { isEntraAuthError } from "@org/entra-core";
 import pkg from "../package.json" with { type: "json" };
 import type { CliIo } from "./cli-io.js";
+import type { Command } from "./define-command.js";
 import { DOCTOR_USAGE, doctorCommand } from "./doctor-command.js";
 import { ENV_USAGE, envCommand } from "./env-command.js";
 import { TOKEN_USAGE, tokenCommand } from "./token-command.js";
@@ -23,9 +24,7 @@ AZURE_SQL_*) and accepts --engine, --host, --client-id and --scope.
   -h, --help      Show this help (entra-db <command> --help for a command's)
   -v, --version   Show the version`;
 
-const COMMANDS: Readonly<
-  Record<string, { run: (args: readonly string[], io: CliIo) => Promise<number>; usage: string }>
-> = {
+const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   token: { run: tokenCommand, usage: TOKEN_USAGE },
   url: { run: urlCommand, usage: URL_USAGE },
   env: { run: envCommand, usage: ENV_USAGE },
@@ -38,14 +37,12 @@ export const VERSION: string = pkg.version;
 /**
  * Runs `entra-db` with the given arguments (without `node` and the script) and returns the exit
  * code. Errors are printed to stderr as one `entra-db: <message> [<code>]` line with exit code 1;
- * they never contain a token.
+ * they never contain a token. With no arguments it prints the usage and returns 1.
  *
  * @example
  * ```ts
  * process.exitCode = await run(process.argv.slice(2), processIo());
  * ```
- *
- * Defaults to printing the usage for no arguments.
  */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
@@ -78,9 +75,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 /**
- * One line for an error: `entra-db: <message> [<code>]` for `EntraAuthError`, else the message.
- *
- * Defaults to `String(error)` for non-errors.
+ * One line for an error: `entra-db: <message> [<code>]` for `EntraAuthError`, else
+ * `entra-db: <message>`, with `String(error)` as the message of a value that is not an `Error`.
  */
 export function formatError(error: unknown): string {
   if (isEntraAuthError(error)) return `entra-db: ${error.message} [${error.code}]`;

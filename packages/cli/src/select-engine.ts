@@ -21,14 +21,13 @@ const ALIASES: Readonly<Record<string, Engine>> = {
 };
 
 /**
- * The names of the non-empty Service Connector variables of an engine, sorted.
+ * The names of the non-empty Service Connector variables of an engine, sorted; empty when none
+ * is set.
  *
  * @example
  * ```ts
  * serviceConnectorVariables("mysql", process.env); // ["AZURE_MYSQL_HOST", "AZURE_MYSQL_USER"]
  * ```
- *
- * Defaults to an empty list when none is set.
  */
 export function serviceConnectorVariables(engine: Engine, env: Env): string[] {
   const prefix = ENGINE_PREFIXES[engine];
@@ -46,8 +45,6 @@ export function serviceConnectorVariables(engine: Engine, env: Env): string[] {
  * ```ts
  * selectEngine(undefined, { AZURE_MYSQL_HOST: "srv.mysql.database.azure.com" }); // "mysql"
  * ```
- *
- * Defaults to the engine whose variables are set when `flag` is absent.
  */
 export function selectEngine(flag: string | undefined, env: Env): Engine {
   if (flag !== undefined) {

@@ -1,27 +1,24 @@
 /**
  * Quotes a value for POSIX shells (sh, bash, zsh): single quotes, with embedded single quotes
- * written as `'\''`. Safe for any byte sequence except NUL.
+ * written as `'\''`; the empty string becomes `''`. Safe for any byte sequence except NUL.
  *
  * @example
  * ```ts
  * shellQuote("it's"); // "'it'\\''s'"
  * ```
- *
- * Defaults to `''` for the empty string.
  */
 export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
- * `export NAME='value'` lines for POSIX shells, one per entry, skipping `undefined` values.
+ * `export NAME='value'` lines for POSIX shells, one per entry, skipping `undefined` values; the
+ * empty string when every value is `undefined`.
  *
  * @example
  * ```ts
  * exportLines([["PGHOST", "db.example.com"]]); // "export PGHOST='db.example.com'\n"
  * ```
- *
- * Defaults to the empty string when every value is `undefined`.
  */
 export function exportLines(entries: ReadonlyArray<readonly [string, string | undefined]>): string {
   return entries

@@ -1,6 +1,6 @@
 import { acquireToken } from "./acquire-token.js";
-import type { CliIo } from "./cli-io.js";
-import { parseCommandArgs, parseTimeout, refuseTty, TARGET_OPTIONS } from "./command-options.js";
+import { refuseTty } from "./command-options.js";
+import { type Command, defineCommand } from "./define-command.js";
 import { resolveTarget } from "./resolve-target.js";
 
 /** Usage of `entra-db token`. */
@@ -23,32 +23,27 @@ Example: PGPASSWORD="$(entra-db token -e postgresql)" psql "host=... sslmode=ver
 
 /**
  * `entra-db token`: prints the token (or `--json` with expiry and scope). Refuses a terminal
- * unless `--force`.
- *
- * Defaults to the engine whose Service Connector variables are set.
+ * unless `--force`. The target comes from the flags, else the Service Connector variables (see
+ * `resolveTarget`).
  */
-export async function tokenCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const flags = parseCommandArgs("token", args, {
-    ...TARGET_OPTIONS,
-    json: { type: "boolean" },
-    force: { type: "boolean" },
-  });
-  if (flags.help) {
-    io.stdout.write(`${TOKEN_USAGE}\n`);
+export const tokenCommand: Command = defineCommand({
+  name: "token",
+  usage: TOKEN_USAGE,
+  options: { json: { type: "boolean" }, force: { type: "boolean" } },
+  run: async (flags, io) => {
+    refuseTty(io.stdout.isTTY, flags.force, "an access token");
+    const target = resolveTarget(flags, io.env);
+    const { token, expiresOnTimestamp } = await acquireToken(io, {
+      scope: target.scope,
+      clientId: target.clientId,
+      timeout: flags.timeout,
+    });
+    if (flags.json) {
+      const expiresOn = new Date(expiresOnTimestamp).toISOString();
+      io.stdout.write(`${JSON.stringify({ token, expiresOn, scope: target.scope })}\n`);
+    } else {
+      io.stdout.write(`${token}\n`);
+    }
     return 0;
-  }
-  refuseTty(io.stdout.isTTY, flags.force, "an access token");
-  const target = resolveTarget(flags, io.env);
-  const { token, expiresOnTimestamp } = await acquireToken(io, {
-    scope: target.scope,
-    clientId: target.clientId,
-    timeoutInMs: parseTimeout(flags.timeout, 30_000),
-  });
-  if (flags.json) {
-    const expiresOn = new Date(expiresOnTimestamp).toISOString();
-    io.stdout.write(`${JSON.stringify({ token, expiresOn, scope: target.scope })}\n`);
-  } else {
-    io.stdout.write(`${token}\n`);
-  }
-  return 0;
-}
+  },
+});

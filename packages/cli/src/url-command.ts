@@ -1,9 +1,8 @@
-import { EntraAuthError, resolveUsername } from "@org/entra-core";
-import { acquireToken } from "./acquire-token.js";
+import { EntraAuthError } from "@org/entra-core";
 import { buildConnectionUrl, type MysqlUrlFormat } from "./build-url.js";
-import type { CliIo } from "./cli-io.js";
-import { parseCommandArgs, parseTimeout, refuseTty, TARGET_OPTIONS } from "./command-options.js";
-import { requireHost, resolveTarget } from "./resolve-target.js";
+import { refuseTty } from "./command-options.js";
+import { type Command, defineCommand } from "./define-command.js";
+import { resolveLogin } from "./resolve-login.js";
 
 /** Usage of `entra-db url`. */
 export const URL_USAGE = `Usage: entra-db url [--engine postgresql|mysql] [options]
@@ -34,49 +33,27 @@ const FORMATS: readonly MysqlUrlFormat[] = ["mysql", "prisma", "mysql2"];
 
 /**
  * `entra-db url`: prints a connection URL carrying the token as the password. Refuses a terminal
- * unless `--force` (the URL holds a bearer token).
- *
- * Defaults to `--format mysql` for MySQL.
+ * unless `--force` (the URL holds a bearer token). For MySQL, `--format` picks the TLS parameters
+ * (see {@link MysqlUrlFormat}); without it, `mysql`.
  */
-export async function urlCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const flags = parseCommandArgs("url", args, {
-    ...TARGET_OPTIONS,
-    format: { type: "string" },
-    force: { type: "boolean" },
-  });
-  if (flags.help) {
-    io.stdout.write(`${URL_USAGE}\n`);
+export const urlCommand: Command = defineCommand({
+  name: "url",
+  usage: URL_USAGE,
+  options: { format: { type: "string" }, force: { type: "boolean" } },
+  run: async (flags, io) => {
+    const format = flags.format as MysqlUrlFormat | undefined;
+    if (format !== undefined && !FORMATS.includes(format)) {
+      throw new EntraAuthError("INVALID_SETTING", `Unknown --format "${flags.format}".`, {
+        hint: "Use --format mysql, prisma or mysql2.",
+      });
+    }
+    refuseTty(io.stdout.isTTY, flags.force, "a URL containing an access token");
+    const login = await resolveLogin(flags, io, {
+      command: "url",
+      azureSqlHint:
+        "For Azure SQL use Authentication=Active Directory Default in the connection string, or @org/mssql-entra / @org/tedious-entra.",
+    });
+    io.stdout.write(`${buildConnectionUrl({ ...login, format })}\n`);
     return 0;
-  }
-  const format = flags.format as MysqlUrlFormat | undefined;
-  if (format !== undefined && !FORMATS.includes(format)) {
-    throw new EntraAuthError("INVALID_SETTING", `Unknown --format "${flags.format}".`, {
-      hint: "Use --format mysql, prisma or mysql2.",
-    });
-  }
-  refuseTty(io.stdout.isTTY, flags.force, "a URL containing an access token");
-  const target = resolveTarget(flags, io.env);
-  if (target.engine === "sqlserver") {
-    throw new EntraAuthError("INVALID_SETTING", "entra-db url supports postgresql and mysql only.", {
-      hint: "For Azure SQL use Authentication=Active Directory Default in the connection string, or @org/mssql-entra / @org/tedious-entra.",
-    });
-  }
-  const host = requireHost(target);
-  const { token } = await acquireToken(io, {
-    scope: target.scope,
-    clientId: target.clientId,
-    timeoutInMs: parseTimeout(flags.timeout, 30_000),
-  });
-  const user = resolveUsername({ explicit: target.user, token });
-  const url = buildConnectionUrl({
-    engine: target.engine,
-    host,
-    port: target.port,
-    database: target.database,
-    user,
-    token,
-    format,
-  });
-  io.stdout.write(`${url}\n`);
-  return 0;
-}
+  },
+});

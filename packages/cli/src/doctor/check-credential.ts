@@ -85,9 +85,9 @@ const FIX_BY_CREDENTIAL: Readonly<Record<string, string>> = {
 /**
  * The `credential` check: tries each credential of the chain in order, each within the timeout,
  * and stops at the first token (or, like `DefaultAzureCredential`, at the first failure that is
- * not "unavailable"). Reports for each why it failed or that it produced the token.
- *
- * Defaults to reporting a failure when no credential produced a token.
+ * not "unavailable"). Reports for each why it failed or that it produced the token. Fails when
+ * no credential produced a token, and for a `chain` that is an `Error` (an invalid
+ * `AZURE_TOKEN_CREDENTIALS`).
  */
 export async function checkCredential(
   chain: NamedCredential[] | Error,

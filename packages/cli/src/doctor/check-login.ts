@@ -25,6 +25,7 @@ export interface CheckLoginInput {
   readonly engine: "postgresql" | "mysql";
   readonly host: string;
   readonly port: number;
+  /** Defaults to `postgres` for PostgreSQL; for MySQL the login selects no database. */
   readonly database?: string | undefined;
   /** The resolved username (flag, `*_USER`, or the token's name). */
   readonly user: string;
@@ -150,8 +151,6 @@ async function login(input: CheckLoginInput): Promise<string> {
  * `@org/mysql2-entra` (`select current_user()`) using the token the credential check got, over
  * verified TLS. Failures are mapped with `describeServerAuthError`: wrong audience, unknown
  * role or username mismatch (naming the token's principal), TLS refused, invalid or expired token.
- *
- * Defaults to database `postgres` for PostgreSQL when none is configured.
  */
 export async function checkLogin(input: CheckLoginInput): Promise<Check> {
   const where = `${input.user}@${input.host}:${input.port}/${input.database ?? (input.engine === "postgresql" ? "postgres" : "")}`;

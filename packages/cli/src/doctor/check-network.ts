@@ -54,9 +54,7 @@ export type MysqlGreeting =
 
 /**
  * Parses a MySQL initial handshake packet (header included): protocol 10 with the server version
- * and whether CLIENT_SSL is offered, or an ERR packet.
- *
- * Defaults to an `error` with code 0 for anything else.
+ * and whether CLIENT_SSL is offered, or an ERR packet. Anything else gives an `error` with code 0.
  */
 export function parseMysqlGreeting(packet: Buffer): MysqlGreeting {
   const payload = packet.subarray(4);
@@ -189,8 +187,6 @@ function tlsFailure(verifyError: string, certText: string, host: string): { caus
  * engine's clients do (PostgreSQL: SSLRequest, then TLS; MySQL: read the greeting, SSLRequest,
  * then TLS), verifying the certificate chain and host name. Reports the certificate or the
  * verification error. Azure SQL gets DNS and TCP only. Never sends credentials.
- *
- * Defaults to Node's CA store (with NODE_EXTRA_CA_CERTS) unless `ca` is given.
  */
 export async function checkNetwork(input: CheckNetworkInput): Promise<NetworkResult> {
   const { host, port, timeoutInMs } = input;

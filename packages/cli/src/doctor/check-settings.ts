@@ -26,9 +26,8 @@ function describeError(error: unknown): { message: string; hint?: string } {
  * The `settings` check: which Service Connector variables are set (names only, per engine),
  * which engine is used, and whether the engine's variables are well-formed (`resolveSettings`).
  * Fails on a malformed variable, an ambiguous or missing engine, or no host; warns when `*_SSL`
- * turns TLS off (the adapters refuse that).
- *
- * Defaults to the engine flag, else the one engine whose variables are set.
+ * turns TLS off (the adapters refuse that). The engine is picked by `selectEngine`: the engine
+ * flag, else the one engine whose variables are set.
  */
 export function checkSettings(
   flags: { readonly engine?: string | undefined; readonly host?: string | undefined },

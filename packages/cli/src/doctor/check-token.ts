@@ -9,7 +9,7 @@ export interface CheckTokenInput {
   readonly host?: string | undefined;
   /** The scope the token was requested for. */
   readonly scope: string;
-  /** `--user` or `*_USER`, and where it came from. Defaults to none (the token's name is used). */
+  /** `--user` or `*_USER`, and where it came from; absent when neither is set (the token's name is used). */
   readonly user?: string | undefined;
   readonly userSource?: string | undefined;
   /** Expiry reported by the credential, epoch ms. Defaults to the token's `exp`. */
@@ -26,8 +26,6 @@ export const EXPIRY_WARNING_IN_MS = 5 * 60_000;
  * without printing the token, and compares the audience with the scope the engine and the cloud
  * of the host need (`scopeFor`). Fails on a wrong audience or an expired token; warns when it
  * expires within 5 minutes or when the configured user differs from the token's name.
- *
- * Defaults to the token's `exp` claim for the expiry.
  */
 export function checkToken(input: CheckTokenInput): Check {
   const claims = readClaims(input.token);

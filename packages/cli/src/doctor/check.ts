@@ -8,11 +8,11 @@ export interface Check {
   readonly status: CheckStatus;
   /** What was found, in one line. */
   readonly detail: string;
-  /** Why it failed or warns: the likely cause. Defaults to none when ok. */
+  /** Why it failed or warns: the likely cause. Absent when ok. */
   readonly cause?: string;
-  /** What to change. Defaults to none when ok. */
+  /** What to change. Absent when ok. */
   readonly fix?: string;
-  /** Machine-readable details (credential attempts, token claims, certificate). Defaults to none. */
+  /** Machine-readable details (credential attempts, token claims, certificate), where the check has any. */
   readonly data?: Readonly<Record<string, unknown>>;
 }
 

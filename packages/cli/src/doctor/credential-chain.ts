@@ -28,8 +28,8 @@ const PINNABLE = [...PROD, ...DEV];
  * credentialNamesFor("ManagedIdentityCredential"); // ["ManagedIdentityCredential"]
  * ```
  *
- * Defaults to the full chain when the value is unset or empty; returns an `Error` for an invalid
- * value (`DefaultAzureCredential` throws then).
+ * An unset or empty value gives the full chain; an invalid value gives an `Error`
+ * (`DefaultAzureCredential` throws then).
  */
 export function credentialNamesFor(value: string | undefined): string[] | Error {
   const wanted = value?.trim().toLowerCase();
@@ -67,9 +67,9 @@ function construct(name: string, clientId: string | undefined, pinned: boolean):
 /**
  * The credentials `doctor` tries, built one by one so it can tell which link of the
  * `DefaultAzureCredential` chain works: honours `AZURE_TOKEN_CREDENTIALS` and passes the client
- * ID (else `AZURE_CLIENT_ID`) to the managed identity and workload identity credentials.
- *
- * Defaults to the full chain.
+ * ID (else `AZURE_CLIENT_ID`) to the managed identity and workload identity credentials. Returns
+ * the `Error` of {@link credentialNamesFor} for an invalid `AZURE_TOKEN_CREDENTIALS`; a credential
+ * that cannot be constructed is listed with its error.
  */
 export function createCredentialChain(env: Env, options: CreateCredentialOptions): NamedCredential[] | Error {
   const names = credentialNamesFor(env.AZURE_TOKEN_CREDENTIALS);

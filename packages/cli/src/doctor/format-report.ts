@@ -9,7 +9,7 @@ const ASCII: Readonly<Record<CheckStatus, string>> = {
 };
 const COLORS: Readonly<Record<CheckStatus, string>> = { ok: "32", warn: "33", fail: "31", skip: "90" };
 
-/** How {@link formatReport} draws. Defaults to plain ASCII. */
+/** How {@link formatReport} draws. */
 export interface FormatReportOptions {
   /** ✓ ! ✗ with ANSI colours (a terminal without NO_COLOR); else `[ok]`, `[warn]`, `[FAIL]`. Defaults to `false`. */
   readonly fancy?: boolean;
@@ -28,14 +28,13 @@ function formatCheck(check: Check, fancy: boolean): string {
 
 /**
  * The human-readable report: one line per check (mark, name, detail), plus `cause:` and `fix:`
- * lines under a warning or failure, and a summary line.
+ * lines under a warning or failure, and a summary line. Without `options`, ASCII marks without
+ * colour.
  *
  * @example
  * ```ts
  * io.stdout.write(formatReport(report, { fancy: io.stdout.isTTY && !io.env.NO_COLOR }));
  * ```
- *
- * Defaults to ASCII marks without colour.
  */
 export function formatReport(report: DoctorReport, options: FormatReportOptions = {}): string {
   const fancy = options.fancy ?? false;
@@ -53,9 +52,8 @@ export function formatReport(report: DoctorReport, options: FormatReportOptions 
 }
 
 /**
- * A report from its checks: `ok` is true when none failed.
- *
- * Defaults to `ok: true` for an empty list.
+ * A report from its checks and the engine they ran for (absent when none could be picked): `ok`
+ * is true when none failed, so also for an empty list.
  */
 export function createReport(checks: readonly Check[], engine?: string): DoctorReport {
   return { ok: checks.every((check) => check.status !== "fail"), engine, checks };

@@ -19,14 +19,13 @@ function text(value: unknown): string | undefined {
 }
 
 /**
- * Reads the payload of a JWT without verifying it. Never throws and never echoes the token.
+ * Reads the payload of a JWT without verifying it: `undefined` when the token is not a JWT.
+ * Never throws and never echoes the token.
  *
  * @example
  * ```ts
  * readClaims(token)?.aud; // "https://ossrdbms-aad.database.windows.net"
  * ```
- *
- * Defaults to `undefined` when the token is not a JWT.
  */
 export function readClaims(token: string): TokenClaims | undefined {
   const payloadPart = token.split(".")[1];
@@ -56,14 +55,13 @@ export function readClaims(token: string): TokenClaims | undefined {
 }
 
 /**
- * The resource a scope asks for: the scope without `/.default` and without a trailing slash.
+ * The resource a scope asks for: the scope without a `/.default` suffix and without trailing
+ * slashes (a scope without the suffix only loses its trailing slashes).
  *
  * @example
  * ```ts
  * resourceOf("https://ossrdbms-aad.database.windows.net/.default"); // "https://ossrdbms-aad.database.windows.net"
  * ```
- *
- * Defaults to the input minus trailing slashes when it has no `/.default` suffix.
  */
 export function resourceOf(scope: string): string {
   return scope.replace(/\/\.default$/, "").replace(/\/+$/, "");
