@@ -7,7 +7,6 @@
  * const provider = createTokenProvider({ credential, scope, clock: myFakeClock });
  * ```
  *
- * Defaults to {@link systemClock} wherever a clock is optional.
  */
 export interface Clock {
   /** Current time, epoch milliseconds. */
@@ -21,7 +20,7 @@ export interface Clock {
 /**
  * The real clock: `Date.now()` and Node timers, `unref()`ed so they never keep the process alive.
  *
- * Defaults to being the clock of every provider created without a `clock` option.
+ * It is the clock of every provider created without a `clock` option.
  */
 export const systemClock: Clock = Object.freeze({
   now: (): number => Date.now(),

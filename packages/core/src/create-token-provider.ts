@@ -13,7 +13,7 @@ import {
   shouldRefresh,
 } from "./refresh-policy.js";
 
-/** Options for {@link createTokenProvider}. Defaults to the default refresh policy for every refresh option not given. */
+/** Options for {@link createTokenProvider}; refresh options not given take the default refresh policy's values. */
 export interface TokenProviderOptions extends RefreshOptions {
   /** Where tokens come from, e.g. `new DefaultAzureCredential()`. Required. */
   readonly credential: TokenCredential;
@@ -33,7 +33,7 @@ const closedProviders = new WeakSet<object>();
 /**
  * True once `close()` was called on a provider made by {@link createTokenProvider}. Internal.
  *
- * Defaults to `false` for providers made elsewhere.
+ * `false` for providers made elsewhere.
  */
 export function isTokenProviderClosed(provider: EntraTokenProvider): boolean {
   return closedProviders.has(provider);
@@ -80,7 +80,7 @@ interface Fetch {
  * const { token } = await provider.getToken();
  * ```
  *
- * Defaults to {@link systemClock}, `Math.random` and the default refresh policy
+ * Without `clock`, `random` or refresh options it uses {@link systemClock}, `Math.random` and the default refresh policy
  * (2 min must-refresh margin, 10 min refresh window, 1-60 s retries, 30 s timeout).
  */
 export function createTokenProvider(options: TokenProviderOptions): EntraTokenProvider {

@@ -28,7 +28,7 @@ function nonEmpty(value: unknown): string | undefined {
  * const user = deriveUsername(token); // e.g. "my-app-identity" or "dev@contoso.com"
  * ```
  *
- * Defaults to `undefined` when the token is not a JWT or carries none of these claims.
+ * Returns `undefined` when the token is not a JWT or carries none of these claims.
  */
 export function deriveUsername(token: string): string | undefined {
   if (typeof token !== "string") return undefined;

@@ -47,7 +47,7 @@ export interface EntraAuthErrorOptions {
 export class EntraAuthError extends Error {
   /** Stable machine-readable reason. */
   readonly code: EntraAuthErrorCode;
-  /** What to change to fix it. Defaults to an empty string when there is no specific advice. */
+  /** What to change to fix it; an empty string when there is no specific advice. */
   readonly hint: string;
 
   constructor(code: EntraAuthErrorCode, message: string, options: EntraAuthErrorOptions = {}) {

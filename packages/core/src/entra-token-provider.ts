@@ -8,7 +8,7 @@ export interface EntraAccessToken {
 
 /** Options for {@link EntraTokenProvider.getToken}. */
 export interface GetEntraTokenOptions {
-  /** Abort waiting (the shared fetch continues for other callers). Defaults to none. */
+  /** Abort waiting (the shared fetch continues for other callers). */
   readonly abortSignal?: AbortSignal;
   /**
    * Skip the cache and fetch a new token, e.g. after the server rejected one as expired. Concurrent

@@ -40,7 +40,7 @@ function defaultCredentialFor(clientId: string | undefined): TokenCredential {
  * const { token } = await provider.getToken();
  * ```
  *
- * Defaults to `DefaultAzureCredential` (system-assigned managed identity, or the developer's
+ * The credential defaults to `DefaultAzureCredential` (system-assigned managed identity, or the developer's
  * sign-in) when neither `credential` nor `clientId` is given.
  */
 export function getSharedTokenProvider(
@@ -79,7 +79,6 @@ export function getSharedTokenProvider(
  * afterEach(() => resetSharedTokenProviders());
  * ```
  *
- * Defaults to doing nothing when no shared provider exists.
  */
 export function resetSharedTokenProviders(): void {
   for (const ref of created) ref.deref()?.close();

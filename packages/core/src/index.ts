@@ -16,15 +16,13 @@ export { getSharedTokenProvider, resetSharedTokenProviders } from "./get-shared-
 export type { GuardMariadbStreamOptions, MariadbStreamOption } from "./guard-mariadb-stream.js";
 export { guardMariadbStream } from "./guard-mariadb-stream.js";
 export { logger, redactToken } from "./logger.js";
-export type { CachedToken, RefreshPolicy, RetryJitter } from "./refresh-policy.js";
-export {
-  DEFAULT_REFRESH_POLICY,
-  mustRefresh,
-  nextRefreshAt,
-  resolveRefreshPolicy,
-  retryDelayInMs,
-  shouldRefresh,
-} from "./refresh-policy.js";
+export type { ConnectionUrlLabel, ConnectionUrlParts } from "./parse-connection-url.js";
+export { parseConnectionUrl } from "./parse-connection-url.js";
+export type { ServerRejection } from "./react-to-server-rejection.js";
+export { reactToServerRejection } from "./react-to-server-rejection.js";
+export type { RetryJitter } from "./refresh-policy.js";
+export type { EntraTarget, EntraTargetFields } from "./resolve-entra-target.js";
+export { resolveEntraTarget } from "./resolve-entra-target.js";
 export type { ResolvedMariadbSsl } from "./resolve-mariadb-ssl.js";
 export { resolveMariadbSsl } from "./resolve-mariadb-ssl.js";
 export type { ResolvedSettings } from "./resolve-settings.js";
@@ -42,5 +40,6 @@ export {
   inspectTlsEnvironment,
   inspectTlsPeer,
   inspectTlsValue,
+  secureSqlEncryption,
   strictSqlEncryption,
 } from "./tls-policy.js";

@@ -12,7 +12,7 @@ import { type AzureLogger, createClientLogger } from "@azure/logger";
  * setLogLevel("verbose"); // now every token fetch and cache decision is printed to stderr
  * ```
  *
- * Defaults to the level set by `AZURE_LOG_LEVEL` (off when unset).
+ * Its level is the one set by `AZURE_LOG_LEVEL` (off when unset).
  */
 export const logger: AzureLogger = createClientLogger("entra");
 
@@ -28,7 +28,7 @@ const REDACTED = "[REDACTED]";
  * redactToken(`bad token ${t}`, t); // "bad token [REDACTED]"
  * ```
  *
- * Defaults to returning `text` unchanged when `token` is empty or undefined.
+ * Returns `text` unchanged when `token` is empty or undefined.
  */
 export function redactToken(text: string, token: string | undefined): string {
   if (!token || !text) return text;

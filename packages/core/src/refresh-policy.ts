@@ -1,13 +1,13 @@
 import { EntraAuthError } from "./entra-auth-error.js";
 import type { RefreshOptions } from "./entra-options.js";
 
-/** A token as the provider caches it: the credential's answer plus when it was fetched. Defaults to no `refreshAfterTimestamp`. */
+/** A token as the provider caches it: the credential's answer plus when it was fetched. */
 export interface CachedToken {
   /** The bearer token. */
   readonly token: string;
   /** Expiry, epoch milliseconds. */
   readonly expiresOnTimestamp: number;
-  /** When the credential suggests refreshing (from its `AccessToken`), epoch milliseconds. Defaults to none. */
+  /** When the credential suggests refreshing (from its `AccessToken`), epoch milliseconds. */
   readonly refreshAfterTimestamp?: number | undefined;
   /** When the token was received, epoch milliseconds; its lifetime is measured from here. */
   readonly fetchedOnTimestamp: number;
@@ -16,19 +16,19 @@ export interface CachedToken {
 /** How retry delays are randomised: `full` = `[0, d)`, `equal` = `[d/2, d)`. Defaults to `"equal"`. */
 export type RetryJitter = "full" | "equal";
 
-/** {@link RefreshOptions} with every default filled in. Defaults to {@link DEFAULT_REFRESH_POLICY}. */
+/** {@link RefreshOptions} with every default filled in. */
 export interface RefreshPolicy {
-  /** See {@link RefreshOptions.mustRefreshMarginInMs}. Defaults to 120_000. */
+  /** See {@link RefreshOptions.mustRefreshMarginInMs}. */
   readonly mustRefreshMarginInMs: number;
-  /** See {@link RefreshOptions.refreshWindowInMs}. Defaults to 600_000. */
+  /** See {@link RefreshOptions.refreshWindowInMs}. */
   readonly refreshWindowInMs: number;
-  /** See {@link RefreshOptions.retryInitialDelayInMs}. Defaults to 1_000. */
+  /** See {@link RefreshOptions.retryInitialDelayInMs}. */
   readonly retryInitialDelayInMs: number;
-  /** See {@link RefreshOptions.retryMaxDelayInMs}. Defaults to 60_000. */
+  /** See {@link RefreshOptions.retryMaxDelayInMs}. */
   readonly retryMaxDelayInMs: number;
-  /** See {@link RefreshOptions.getTokenTimeoutInMs}. Defaults to 30_000. */
+  /** See {@link RefreshOptions.getTokenTimeoutInMs}. */
   readonly getTokenTimeoutInMs: number;
-  /** See {@link RefreshOptions.retryJitter}. Defaults to `"equal"`. */
+  /** See {@link RefreshOptions.retryJitter}. */
   readonly retryJitter: RetryJitter;
 }
 
@@ -36,7 +36,6 @@ export interface RefreshPolicy {
  * The default refresh policy: must-refresh margin 2 min, refresh window 10 min, retries from 1 s
  * up to 60 s with equal jitter, 30 s timeout for a caller waiting on a fetch.
  *
- * Defaults to the values listed above (frozen).
  */
 export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({
   mustRefreshMarginInMs: 120_000,
@@ -47,7 +46,7 @@ export const DEFAULT_REFRESH_POLICY: RefreshPolicy = Object.freeze({
   retryJitter: "equal",
 });
 
-/** Smallest retry delay ever scheduled, so that a failing or repeating credential cannot spin. Defaults to 50. */
+/** Smallest retry delay ever scheduled (50 ms), so that a failing or repeating credential cannot spin. */
 export const MIN_RETRY_DELAY_IN_MS = 50;
 
 const DURATION_KEYS = [
@@ -67,7 +66,7 @@ const DURATION_KEYS = [
  * resolveRefreshPolicy({ refreshWindowInMs: 300_000 }).mustRefreshMarginInMs; // 120_000
  * ```
  *
- * Defaults to {@link DEFAULT_REFRESH_POLICY} for every option not given.
+ * Options not given take their values from {@link DEFAULT_REFRESH_POLICY}.
  */
 export function resolveRefreshPolicy(options: RefreshOptions = {}): RefreshPolicy {
   const policy: Record<string, unknown> = { ...DEFAULT_REFRESH_POLICY };
@@ -108,7 +107,7 @@ function lifetimeInMs(token: CachedToken): number {
  * The must-refresh margin that applies to `token`: the policy's margin, capped at an eighth of the
  * token's lifetime (so a 4 s token gets at most 0.5 s, leaving room for a background refresh before it).
  *
- * Defaults to `policy.mustRefreshMarginInMs` for tokens living at least eight times as long.
+ * It is `policy.mustRefreshMarginInMs` for tokens living at least eight times as long.
  */
 export function effectiveMustRefreshMarginInMs(token: CachedToken, policy: RefreshPolicy): number {
   return Math.min(policy.mustRefreshMarginInMs, lifetimeInMs(token) / 8);
@@ -119,7 +118,7 @@ export function effectiveMustRefreshMarginInMs(token: CachedToken, policy: Refre
  * token's lifetime (about one fetch per lifetime for short-lived tokens), and never smaller than the
  * must-refresh margin.
  *
- * Defaults to `policy.refreshWindowInMs` for tokens living at least four times as long.
+ * It is `policy.refreshWindowInMs` for tokens living at least four times as long.
  */
 export function effectiveRefreshWindowInMs(token: CachedToken, policy: RefreshPolicy): number {
   const window = Math.min(policy.refreshWindowInMs, lifetimeInMs(token) / 4);
@@ -135,7 +134,7 @@ export function effectiveRefreshWindowInMs(token: CachedToken, policy: RefreshPo
  * mustRefresh(token, Date.now(), resolveRefreshPolicy());
  * ```
  *
- * Defaults to `true` for no token.
+ * `true` for no token.
  */
 export function mustRefresh(token: CachedToken | undefined, nowMs: number, policy: RefreshPolicy): boolean {
   if (!token) return true;
@@ -147,7 +146,7 @@ export function mustRefresh(token: CachedToken | undefined, nowMs: number, polic
  * (see {@link effectiveRefreshWindowInMs}), past the credential's `refreshAfterTimestamp`, or
  * inside the must-refresh margin.
  *
- * Defaults to `true` for no token.
+ * `true` for no token.
  */
 export function shouldRefresh(token: CachedToken | undefined, nowMs: number, policy: RefreshPolicy): boolean {
   if (!token) return true;
@@ -163,7 +162,7 @@ export function shouldRefresh(token: CachedToken | undefined, nowMs: number, pol
  * clock.setTimeout(refresh, nextRefreshAt(token, policy) - clock.now());
  * ```
  *
- * Defaults to the start of the refresh window when the token has no `refreshAfterTimestamp`.
+ * It is the start of the refresh window when the token has no `refreshAfterTimestamp`.
  */
 export function nextRefreshAt(token: CachedToken, policy: RefreshPolicy): number {
   const windowStart = token.expiresOnTimestamp - effectiveRefreshWindowInMs(token, policy);
@@ -183,7 +182,7 @@ export function nextRefreshAt(token: CachedToken, policy: RefreshPolicy): number
  * retryDelayInMs(3, policy, Math.random); // 4_000..8_000 with the defaults (equal jitter)
  * ```
  *
- * Defaults to no lifetime cap when `token` or `nowMs` is not given.
+ * Without `token` or `nowMs` there is no lifetime cap.
  */
 export function retryDelayInMs(
   attempt: number,

@@ -1,7 +1,7 @@
 import { EntraAuthError } from "./entra-auth-error.js";
 import type { Engine } from "./scope-for.js";
 
-/** Connection settings read from Service Connector environment variables. Defaults to omitting every absent setting. */
+/** Connection settings read from Service Connector environment variables; absent ones are left out. */
 export interface ResolvedSettings {
   /** Server host name (`AZURE_POSTGRESQL_HOST`, `AZURE_MYSQL_HOST`, `AZURE_SQL_SERVER`). */
   readonly host?: string;
@@ -50,7 +50,7 @@ function safeHost(value: string): string {
  * const { host, database, user, clientId } = resolveSettings("postgresql");
  * ```
  *
- * Defaults to reading `process.env`.
+ * Reads `process.env` unless given another `env`.
  */
 export function resolveSettings(engine: Engine, env: Env = process.env): ResolvedSettings {
   const prefix = PREFIX[engine];

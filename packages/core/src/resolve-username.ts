@@ -1,37 +1,47 @@
 import { deriveUsername } from "./derive-username.js";
 import { EntraAuthError } from "./entra-auth-error.js";
+import type { Engine } from "./scope-for.js";
 
-/** Input of {@link resolveUsername}. Defaults to every source absent. */
+/** Input of {@link resolveUsername}: the sources, in the order they are tried. */
 export interface ResolveUsernameInput {
-  /** The username the user passed (`EntraOptions.username` or the driver config). Defaults to none. */
+  /** The username the user passed (`EntraOptions.username` or the driver config). */
   readonly explicit?: string | undefined;
-  /** The Service Connector `*_USER` variable. Defaults to none. */
+  /** The Service Connector `*_USER` variable. */
   readonly envUser?: string | undefined;
-  /** A token to derive the name from (see {@link deriveUsername}). Defaults to none. */
+  /** A token to derive the name from (see {@link deriveUsername}). */
   readonly token?: string | undefined;
+  /** The engine, so that the error names its `*_USER` variable. */
+  readonly engine?: Engine | undefined;
 }
 
+const USER_VARIABLE: Readonly<Record<Engine, string>> = {
+  postgresql: "AZURE_POSTGRESQL_USER",
+  mysql: "AZURE_MYSQL_USER",
+  sqlserver: "AZURE_SQL_USER",
+};
+
 /**
- * Picks the database username: `explicit`, else `envUser`, else the token's claims. Entra group
- * names pass through untouched. Throws `EntraAuthError` code `USERNAME_UNRESOLVED` when none applies.
+ * Picks the database username: `explicit`, else `envUser`, else the token's claims (the first
+ * non-empty, in that order). Entra group names pass through untouched.
  *
  * @example
  * ```ts
  * const user = resolveUsername({ explicit: config.user, envUser: settings.user, token });
  * ```
  *
- * Defaults to the first non-empty of the three sources, in that order.
+ * @throws EntraAuthError `USERNAME_UNRESOLVED` when none of the three gives a name.
  */
 export function resolveUsername(input: ResolveUsernameInput): string {
   if (input.explicit) return input.explicit;
   if (input.envUser) return input.envUser;
   const derived = input.token ? deriveUsername(input.token) : undefined;
   if (derived) return derived;
+  const variable = input.engine ? USER_VARIABLE[input.engine] : "the Service Connector *_USER variable";
   throw new EntraAuthError(
     "USERNAME_UNRESOLVED",
     "No database username was given and none could be read from the token.",
     {
-      hint: "Pass username (or the driver's user option), or set the Service Connector *_USER variable to the Entra principal's name.",
+      hint: `Pass the user in the config (\`user\`, or \`username\` for ORMs), \`username\` in the options, or set ${variable} to the Entra principal's name.`,
     },
   );
 }

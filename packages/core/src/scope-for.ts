@@ -1,4 +1,4 @@
-/** The database engines supported by the `@org/*-entra` packages. Defaults to none: adapters pass their engine. */
+/** The database engines supported by the `@org/*-entra` packages. */
 export type Engine = "postgresql" | "mysql" | "sqlserver";
 
 const CLOUDS: ReadonlyArray<{ readonly suffix: string; readonly ossrdbms: string; readonly sql: string }> = [
@@ -25,7 +25,7 @@ const CLOUDS: ReadonlyArray<{ readonly suffix: string; readonly ossrdbms: string
  * scopeFor("sqlserver", "srv.database.chinacloudapi.cn"); // "https://database.chinacloudapi.cn/.default"
  * ```
  *
- * Defaults to the Azure public cloud scope when `host` is absent or not a sovereign-cloud host.
+ * Gives the Azure public cloud's scope when `host` is absent or not a sovereign-cloud host.
  */
 export function scopeFor(engine: Engine, host?: string): string {
   const sql = engine === "sqlserver";

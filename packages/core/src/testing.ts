@@ -86,7 +86,7 @@ export interface FakeTokenProviderOptions {
    * When set, every `getToken` call rejects with this error (after being counted) instead of
    * handing out a token, e.g. an `EntraAuthError` with code `CREDENTIAL_FAILED`, to test how your
    * code reports a sign-in failure. Settable later through {@link FakeTokenProvider.error}.
-   * Defaults to `undefined` (calls succeed).
+   * Without it, calls succeed.
    */
   readonly error?: unknown;
 }
@@ -96,13 +96,13 @@ export interface FakeTokenProviderOptions {
  * records how it was used.
  */
 export interface FakeTokenProvider extends EntraTokenProvider {
-  /** Number of `getToken` calls so far, including rejected ones. Defaults to `0`. */
+  /** Number of `getToken` calls so far, including rejected ones. */
   calls: number;
-  /** Number of `invalidate()` calls so far (a server rejected the token). Defaults to `0`. */
+  /** Number of `invalidate()` calls so far (a server rejected the token). */
   invalidations: number;
-  /** Number of `close()` calls so far. Defaults to `0`. */
+  /** Number of `close()` calls so far. */
   closes: number;
-  /** The options of each `getToken` call, in order (`undefined` when none were passed). Defaults to `[]`. */
+  /** The options of each `getToken` call, in order (`undefined` when none were passed). */
   readonly requests: (GetEntraTokenOptions | undefined)[];
   /**
    * The token the next successful `getToken` call resolves to. Setting it makes every later call

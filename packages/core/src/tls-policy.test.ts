@@ -6,6 +6,7 @@ import {
   inspectTlsEnvironment,
   inspectTlsPeer,
   inspectTlsValue,
+  secureSqlEncryption,
   strictSqlEncryption,
 } from "./tls-policy.js";
 
@@ -84,6 +85,24 @@ describe("tls-policy", () => {
     expect(strictSqlEncryption(false, { allowInsecure: true })).toBe(false);
   });
 
+  it("gives the SQL adapters strict encryption and no trusted certificate, or refuses", () => {
+    expect(secureSqlEncryption({})).toEqual({ encrypt: "strict", trustServerCertificate: false });
+    expect(secureSqlEncryption({ encrypt: true, trustServerCertificate: false })).toEqual({
+      encrypt: "strict",
+      trustServerCertificate: false,
+    });
+    expect(() => secureSqlEncryption({ encrypt: false })).toThrow(
+      expect.objectContaining({ code: "INSECURE_TRANSPORT" }),
+    );
+    expect(() => secureSqlEncryption({ trustServerCertificate: true })).toThrow(
+      expect.objectContaining({ code: "INSECURE_TRANSPORT" }),
+    );
+    expect(secureSqlEncryption({ encrypt: false }, { allowInsecure: true })).toEqual({
+      encrypt: false,
+      trustServerCertificate: false,
+    });
+  });
+
   it("refuses NODE_TLS_REJECT_UNAUTHORIZED=0, which turns off verification process-wide", () => {
     expect(inspectTlsEnvironment({})).toBeUndefined();
     expect(inspectTlsEnvironment({ NODE_TLS_REJECT_UNAUTHORIZED: "1" })).toBeUndefined();
@@ -91,16 +110,16 @@ describe("tls-policy", () => {
       "NODE_TLS_REJECT_UNAUTHORIZED=0",
     );
     const env = { NODE_TLS_REJECT_UNAUTHORIZED: "0" };
-    expect(() => assertSecureTls(undefined, { env })).toThrow(
+    expect(() => assertSecureTls(undefined, { processEnv: env })).toThrow(
       expect.objectContaining({
         code: "INSECURE_TRANSPORT",
         message: expect.stringContaining("NODE_TLS_REJECT_UNAUTHORIZED=0"),
         hint: expect.stringContaining("NODE_EXTRA_CA_CERTS"),
       }),
     );
-    expect(() => assertSecureTls(undefined, { env, allowInsecure: true })).not.toThrow();
+    expect(() => assertSecureTls(undefined, { processEnv: env, allowInsecure: true })).not.toThrow();
     // A finding in the config is reported first.
-    expect(() => assertSecureTls(inspectTlsValue(false, "ssl"), { env })).toThrow(
+    expect(() => assertSecureTls(inspectTlsValue(false, "ssl"), { processEnv: env })).toThrow(
       /The setting ssl disables TLS/,
     );
   });

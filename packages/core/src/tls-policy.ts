@@ -141,6 +141,29 @@ export function strictSqlEncryption(
 }
 
 /**
+ * The tedious encryption options the SQL adapters use, after refusing insecure ones: `encrypt` is
+ * `"strict"` ({@link strictSqlEncryption}) and `trustServerCertificate` `false` unless given.
+ * `encrypt: false`, `trustServerCertificate: true` and `NODE_TLS_REJECT_UNAUTHORIZED=0` throw
+ * `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure` is `true`.
+ *
+ * @example
+ * ```ts
+ * const { encrypt, trustServerCertificate } = secureSqlEncryption(config.options ?? {}, { allowInsecure });
+ * ```
+ */
+export function secureSqlEncryption(
+  given: { readonly encrypt?: unknown; readonly trustServerCertificate?: unknown },
+  options: { readonly allowInsecure?: boolean } = {},
+): { readonly encrypt: unknown; readonly trustServerCertificate: unknown } {
+  const trustServerCertificate = given.trustServerCertificate ?? false;
+  const allowInsecure = options.allowInsecure === true;
+  assertSecureTls(inspectSqlEncryption({ encrypt: given.encrypt, trustServerCertificate }), {
+    allowInsecure,
+  });
+  return { encrypt: strictSqlEncryption(given.encrypt, { allowInsecure }), trustServerCertificate };
+}
+
+/**
  * Recognises a process environment that turns off certificate verification for every TLS
  * connection whose options do not say otherwise: `NODE_TLS_REJECT_UNAUTHORIZED=0`.
  *
@@ -227,7 +250,7 @@ export interface AssertSecureTlsOptions {
   /** Log a warning instead of throwing. Defaults to `false`. */
   readonly allowInsecure?: boolean;
   /** The environment whose `NODE_TLS_REJECT_UNAUTHORIZED` is checked. Defaults to `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly processEnv?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -244,7 +267,7 @@ export interface AssertSecureTlsOptions {
  * ```
  */
 export function assertSecureTls(finding: TlsFinding | undefined, options: AssertSecureTlsOptions = {}): void {
-  const found = finding ?? inspectTlsEnvironment(options.env ?? process.env);
+  const found = finding ?? inspectTlsEnvironment(options.processEnv ?? process.env);
   if (!found) return;
   const subject = found.subject ?? `The setting ${found.setting}`;
   const message = `${subject} ${found.problem}; an Entra access token must only be sent over TLS with certificate and host name verification.`;

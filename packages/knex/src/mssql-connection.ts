@@ -35,7 +35,7 @@ const AUTH_FIELDS = [
  * `clientId` names the user-assigned managed identity.
  *
  * @param connection - A knex mssql connection object, or an ADO.NET connection string.
- * @param options - Passed to `@org/mssql-entra`. Defaults to `DefaultAzureCredential`.
+ * @param options - Passed to `@org/mssql-entra` (the credential defaults to `DefaultAzureCredential`).
  * @returns The connection for knex, without the fields knex has no use for (`beforeConnect`).
  */
 export function withEntraMssqlConnection(

@@ -1,6 +1,6 @@
-import { deriveUsername, EntraAuthError, type EntraOptions } from "@org/entra-core";
+import { EntraAuthError, type EntraOptions } from "@org/entra-core";
 import { type Mysql2EntraConfig, withEntra as withMysql2Entra } from "@org/mysql2-entra";
-import { type PgEntraConfig, withEntra as withPgEntra } from "@org/pg-entra";
+import { type PgEntraConfig, preparePgConnection } from "@org/pg-entra";
 import type { Knex } from "knex";
 import { withEntraMssqlConnection } from "./mssql-connection.js";
 import { type KnexEntraDriver, resolveDriver } from "./resolve-driver.js";
@@ -16,9 +16,6 @@ type ProvidedConnection = Record<string, unknown> & { expirationChecker?: () => 
 
 /** A knex connection provider (`connection: () => config`, sync or async). */
 type ConnectionProvider = () => StaticConnection | Promise<StaticConnection>;
-
-/** pg calls the password hook as a method of the connecting client; without one it only fetches. */
-type PasswordFunction = (this: unknown) => Promise<string>;
 
 /**
  * Wires Microsoft Entra authentication into a knex config: every new physical connection knex's
@@ -101,25 +98,13 @@ function wrapConnection(
   const input = (
     typeof connection === "string" ? { connectionString: connection } : connection
   ) as PgEntraConfig;
-  const { Client, ...pgConfig } = withPgEntra(input, options);
-  if (Client === input.Client) return { ...pgConfig, ...(Client ? { Client } : {}) };
-  // pg-entra added a `Client` that learns the user name from the token; knex would ignore it.
-  const password = pgConfig.password as PasswordFunction;
-  return async () => {
-    const user = deriveUsername(await password.call(undefined));
-    if (!user) {
-      throw new EntraAuthError(
-        "USERNAME_UNRESOLVED",
-        "No PostgreSQL user name was given and the token has none.",
-        {
-          hint: "Pass `user` in the knex connection, `username` in the options, or set AZURE_POSTGRESQL_USER.",
-        },
-      );
-    }
-    // The name of an identity does not change, and the config holds the token hook, not a token:
-    // knex may keep it for good.
-    return { ...pgConfig, user, expirationChecker: () => false };
-  };
+  const { config, target } = preparePgConnection(input, options);
+  if (target.user !== undefined) return config as ProvidedConnection;
+  // knex builds each connection with `pg.Client` itself (a `Client` in the config is ignored),
+  // and pg sends the user name before it asks for the token: read the name from the token first.
+  // The name of an identity does not change, and the config holds the token hook, not a token:
+  // knex may keep it for good.
+  return async () => ({ ...config, user: await target.resolveUser(), expirationChecker: () => false });
 }
 
 /** Wraps a knex connection provider: every config it returns goes through the driver adapter. */

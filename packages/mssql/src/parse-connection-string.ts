@@ -23,7 +23,7 @@ const REFUSED_TYPES: Readonly<Record<string, string>> = {
  * alone reads it as `true`).
  *
  * @param connectionString - e.g. `Server=tcp:srv.database.windows.net,1433;Database=app;Authentication=Active Directory Default`.
- * @returns mssql config fields. Defaults to mssql's defaults for absent keys (port 1433).
+ * @returns mssql config fields; absent keys are left to mssql's defaults (port 1433).
  * @throws EntraAuthError `INVALID_SETTING` when the string cannot be parsed or carries a secret.
  */
 export function parseConnectionString(connectionString: string): sql.config {

@@ -1,11 +1,4 @@
-import {
-  assertSecureTls,
-  EntraAuthError,
-  type EntraOptions,
-  inspectSqlEncryption,
-  resolveSettings,
-  strictSqlEncryption,
-} from "@org/entra-core";
+import { EntraAuthError, type EntraOptions, resolveEntraTarget, secureSqlEncryption } from "@org/entra-core";
 import { createEntraAuthentication, type EntraAuthentication, watchEntraErrors } from "@org/tedious-entra";
 import type sql from "mssql";
 import { parseConnectionString } from "./parse-connection-string.js";
@@ -74,7 +67,7 @@ const REFUSED_FIELDS: ReadonlyArray<readonly [string, string]> = [
  * ```
  *
  * @param config - Your mssql `config`, or a connection string. Defaults to `{}` (Service Connector variables).
- * @param options - Credential, client ID, scope and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param options - Credential, client ID, scope and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns A new config with `server`, `port`, `database`, `options`, `authentication` and `beforeConnect` set.
  * @throws EntraAuthError `MISSING_SETTING` (no server), `INSECURE_TRANSPORT` or `INVALID_SETTING`, before any I/O.
  */
@@ -87,39 +80,46 @@ export function withEntra(
   config?: MssqlEntraConfig | string,
   options: EntraOptions = {},
 ): MssqlEntraResult<MssqlEntraConfig> {
-  const settings = resolveSettings("sqlserver", options.env ?? process.env);
   const base: MssqlEntraConfig =
     typeof config === "string" ? parseConnectionString(config) : { ...(config ?? {}) };
   refuseStaticSecrets(base);
-
-  const server = nonEmpty(base.server) ?? settings.host;
+  const given = { ...base.options } as sql.IOptions & { clientId?: unknown };
+  const loose = base as MssqlEntraConfig & {
+    encrypt?: unknown;
+    trustServerCertificate?: unknown;
+    clientId?: unknown;
+  };
+  const target = resolveEntraTarget(
+    "sqlserver",
+    { host: base.server, port: base.port, database: nonEmpty(base.database) ?? nonEmpty(given.database) },
+    {
+      ...options,
+      // mssql's own `clientId` field, or where Service Connector's sample puts it (`options.clientId`).
+      clientId: options.clientId || stringOrUndefined(loose.clientId) || stringOrUndefined(given.clientId),
+    },
+  );
+  const server = target.host;
   if (server === undefined) {
     throw new EntraAuthError("MISSING_SETTING", "No Azure SQL server was given.", {
       hint: "Pass `server` (e.g. myserver.database.windows.net) or set AZURE_SQL_SERVER.",
     });
   }
-  const given = { ...base.options } as sql.IOptions & { clientId?: unknown };
-  const loose = base as MssqlEntraConfig & { encrypt?: unknown; trustServerCertificate?: unknown };
   // mssql reads top-level encrypt / trustServerCertificate when options has none.
-  const givenEncrypt = given.encrypt ?? (loose.encrypt as sql.IOptions["encrypt"]);
-  const trustServerCertificate =
-    given.trustServerCertificate ?? (loose.trustServerCertificate as boolean | undefined) ?? false;
-  assertSecureTls(inspectSqlEncryption({ encrypt: givenEncrypt, trustServerCertificate }), {
-    allowInsecure: options.allowInsecure,
-  });
-  const encrypt = strictSqlEncryption(givenEncrypt, options) as sql.IOptions["encrypt"];
+  const { encrypt, trustServerCertificate } = secureSqlEncryption(
+    {
+      encrypt: given.encrypt ?? loose.encrypt,
+      trustServerCertificate: given.trustServerCertificate ?? loose.trustServerCertificate,
+    },
+    options,
+  );
 
   const named = given.instanceName !== undefined || server.includes("\\");
   // mssql prefers options.port over port; fill in AZURE_SQL_PORT only when neither is set.
-  const port = base.port ?? (given.port !== undefined || named ? undefined : settings.port);
-  const database = nonEmpty(base.database) ?? (nonEmpty(given.database) ? undefined : settings.database);
-  const clientId =
-    options.clientId ||
-    stringOrUndefined((base as { clientId?: unknown }).clientId) ||
-    stringOrUndefined(given.clientId) ||
-    settings.clientId;
+  const port = base.port ?? (given.port !== undefined || named ? undefined : target.settings.port);
+  const database =
+    nonEmpty(base.database) ?? (nonEmpty(given.database) ? undefined : target.settings.database);
 
-  const authentication = createEntraAuthentication(base.authentication, { ...options, clientId, server });
+  const authentication = createEntraAuthentication(base.authentication, { ...options, target });
   return {
     ...base,
     server,

@@ -5,7 +5,7 @@ import type { SslOptions } from "mysql2";
 export interface ResolvedSsl {
   /** The value for mysql2's `ssl` option. */
   readonly ssl: string | SslOptions | false;
-  /** Why the value does not give TLS with certificate and host name verification. Defaults to `undefined` (secure). */
+  /** Why the value does not give TLS with certificate and host name verification; `undefined` when it does. */
   readonly finding: TlsFinding | undefined;
 }
 
@@ -24,7 +24,7 @@ export interface ResolvedSsl {
  *
  * @param value - The `ssl` value as the user gave it.
  * @param setting - Where it came from, for the error message (`ssl`, `ssl in uri`, `AZURE_MYSQL_SSL`).
- * @returns The value to use and the finding for `assertSecureTls`. Defaults to no finding.
+ * @returns The value to use and the finding for `assertSecureTls`.
  */
 export function resolveSsl(value: unknown, setting: string): ResolvedSsl {
   if (value === true) return { ssl: { verifyIdentity: true }, finding: undefined };

@@ -1,3 +1,6 @@
 export type { EntraOptions } from "@org/entra-core";
 export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
-export { type PgEntraConfig, withEntra } from "./with-entra.js";
+export type { PgClientConstructor, PgEntraConnection } from "./prepare-pg-connection.js";
+export { preparePgConnection } from "./prepare-pg-connection.js";
+export type { PgEntraConfig } from "./with-entra.js";
+export { withEntra } from "./with-entra.js";

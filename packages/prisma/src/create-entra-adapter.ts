@@ -50,7 +50,7 @@ export type EntraAdapterConfig =
  * ```
  *
  * @param config - `provider` and the driver's connection fields. Required.
- * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param options - Credential, username and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns The factory to pass as `adapter`.
  */
 export function createEntraAdapter(

@@ -1,11 +1,4 @@
-import {
-  EntraAuthError,
-  type EntraOptions,
-  getSharedTokenProvider,
-  resolveSettings,
-  resolveUsername,
-  scopeFor,
-} from "@org/entra-core";
+import { EntraAuthError, type EntraOptions, resolveEntraTarget } from "@org/entra-core";
 
 /** What {@link entraDatabaseUrl} builds a URL for. Absent fields come from Service Connector variables. */
 export interface EntraDatabaseUrlConfig {
@@ -48,7 +41,7 @@ const DEFAULT_PORT = { postgresql: 5432, mysql: 3306 } as const;
  * go-sqlcmd with `--authentication-method ActiveDirectoryDefault`, or a deployment-only SQL login).
  *
  * @param config - `provider` and optional connection fields. Required.
- * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param options - Credential, username and refresh options (the credential defaults to `DefaultAzureCredential`).
  */
 export async function entraDatabaseUrl(
   config: EntraDatabaseUrlConfig,
@@ -69,30 +62,29 @@ export async function entraDatabaseUrl(
       hint: 'Pass provider: "postgresql" or "mysql".',
     });
   }
-  const settings = resolveSettings(engine, options.env ?? process.env);
-  const host = config.host ?? settings.host;
+  const target = resolveEntraTarget(
+    engine,
+    { host: config.host, port: config.port, database: config.database, user: config.user },
+    options,
+  );
+  const host = target.host;
   if (!host) {
     const variable = engine === "postgresql" ? "AZURE_POSTGRESQL_HOST" : "AZURE_MYSQL_HOST";
     throw new EntraAuthError("MISSING_SETTING", "No database host for the migration URL.", {
       hint: `Pass host or set ${variable}.`,
     });
   }
-  if (settings.ssl === false && options.allowInsecure !== true) {
+  if (target.settings.ssl === false && !target.allowInsecure) {
     throw new EntraAuthError(
       "INSECURE_TRANSPORT",
       `${engine === "postgresql" ? "AZURE_POSTGRESQL_SSL" : "AZURE_MYSQL_SSL"} is false; an Entra access token must only be sent over verified TLS.`,
       { hint: "Unset it (the URL always requires TLS), or pass allowInsecure: true only for local testing." },
     );
   }
-  const port = config.port ?? settings.port ?? DEFAULT_PORT[engine];
-  const database = config.database ?? settings.database ?? (engine === "postgresql" ? "postgres" : "");
-  const provider = getSharedTokenProvider({
-    ...options,
-    clientId: options.clientId ?? settings.clientId,
-    scope: options.scope ?? scopeFor(engine, host),
-  });
-  const { token } = await provider.getToken();
-  const user = resolveUsername({ explicit: config.user ?? options.username, envUser: settings.user, token });
+  const port = target.port ?? DEFAULT_PORT[engine];
+  const database = target.database ?? (engine === "postgresql" ? "postgres" : "");
+  const { token } = await target.provider.getToken();
+  const user = target.userFor(token);
   const hostPart = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(token)}`;
   const path = `/${encodeURIComponent(database)}`;

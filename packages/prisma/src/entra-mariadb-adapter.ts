@@ -1,21 +1,16 @@
 import { createRequire } from "node:module";
 import {
   assertSecureTls,
-  deriveUsername,
-  describeServerAuthError,
   type EntraAccessToken,
   EntraAuthError,
   type EntraOptions,
-  type EntraTokenProvider,
-  getSharedTokenProvider,
+  type EntraTarget,
   guardMariadbStream,
   logger,
   type MariadbStreamOption,
+  reactToServerRejection,
+  resolveEntraTarget,
   resolveMariadbSsl,
-  resolveSettings,
-  resolveUsername,
-  scopeFor,
-  shouldInvalidateToken,
 } from "@org/entra-core";
 import type {
   ConnectionInfo,
@@ -33,7 +28,7 @@ import { loadPeer } from "./load-peer.js";
 export interface PrismaMariaDbAdapterOptions {
   /** Use the text protocol instead of prepared statements. Defaults to `false`. */
   readonly useTextProtocol?: boolean;
-  /** Called with errors of connections held by transactions. Defaults to none. */
+  /** Called with errors of connections held by transactions. */
   readonly onConnectionError?: (error: Error) => void;
 }
 
@@ -77,11 +72,11 @@ export interface EntraMysqlAdapterConfig {
    * that a new pool does not open `connectionLimit` connections at each rotation.
    */
   readonly minimumIdle?: number;
-  /** If set, must allow `mysql_clear_password`, the plugin Azure switches Entra users to. Defaults to none. */
+  /** If set, must allow `mysql_clear_password`, the plugin Azure switches Entra users to. */
   readonly restrictedAuth?: string | readonly string[];
-  /** mariadb logger; its `error` function still receives every error. Defaults to none. */
+  /** mariadb logger; its `error` function still receives every error. */
   readonly logger?: MariaDbLogger;
-  /** Options for the inner `new PrismaMariaDb(pool, adapterOptions)`. Defaults to none. */
+  /** Options for the inner `new PrismaMariaDb(pool, adapterOptions)`. */
   readonly adapterOptions?: PrismaMariaDbAdapterOptions;
   /** Any other mariadb pool or connection option, passed through. */
   readonly [option: string]: unknown;
@@ -138,14 +133,12 @@ interface Generation {
 
 /** Settings resolved once, when the factory is created. */
 interface MysqlSettings {
-  readonly provider: EntraTokenProvider;
-  readonly user: string | undefined;
+  /** The resolved target: shared provider, user name when one was given, `allowInsecure`. */
+  readonly target: EntraTarget;
   readonly database: string | undefined;
   readonly poolConfig: Readonly<Record<string, unknown>>;
   readonly userLogger: MariaDbLogger | undefined;
   readonly adapterOptions: PrismaMariaDbAdapterOptions;
-  /** Skip the greeting guard (only with `allowInsecure`). */
-  readonly allowInsecure: boolean;
 }
 
 const ADAPTER_NAME = "@org/prisma-entra (@prisma/adapter-mariadb)";
@@ -181,21 +174,14 @@ export function createEntraMariaDbAdapter(
       });
     }
   }
-  const settings = resolveSettings("mysql", options.env ?? process.env);
-  const host = rest.host ?? settings.host;
-  const port = rest.port ?? settings.port;
-  const database = rest.database ?? settings.database;
+  const target = resolveEntraTarget("mysql", rest, options);
+  const { host, port, database } = target;
   const { ssl, finding } = resolveMariadbSsl(
-    rest.ssl ?? settings.ssl ?? true,
-    rest.ssl === undefined && settings.ssl !== undefined ? "AZURE_MYSQL_SSL" : "ssl",
+    rest.ssl ?? target.settings.ssl ?? true,
+    rest.ssl === undefined && target.settings.ssl !== undefined ? "AZURE_MYSQL_SSL" : "ssl",
   );
-  assertSecureTls(finding, { allowInsecure: options.allowInsecure });
+  assertSecureTls(finding, { allowInsecure: target.allowInsecure });
 
-  const provider = getSharedTokenProvider({
-    ...options,
-    clientId: options.clientId ?? settings.clientId,
-    scope: options.scope ?? scopeFor("mysql", host),
-  });
   const poolConfig: Record<string, unknown> = {
     ...rest,
     ...(host === undefined ? {} : { host }),
@@ -211,13 +197,11 @@ export function createEntraMariaDbAdapter(
   };
   delete poolConfig.user;
   return new EntraMariaDbAdapterFactory({
-    provider,
-    user: rest.user ?? options.username ?? settings.user,
+    target,
     database,
     poolConfig: Object.freeze(poolConfig),
     userLogger,
     adapterOptions,
-    allowInsecure: options.allowInsecure === true,
   });
 }
 
@@ -247,7 +231,7 @@ export class EntraMariaDbAdapterFactory implements SqlDriverAdapterFactory {
 
   /**
    * Creates the adapter Prisma uses and opens its first inner pool, so that credential, TLS and
-   * login problems surface here. Defaults to one adapter per call, as Prisma calls it once.
+   * login problems surface here. One adapter per call; Prisma calls it once.
    */
   async connect(): Promise<EntraMariaDbAdapter> {
     const adapter = new EntraMariaDbAdapter(this.#settings);
@@ -367,7 +351,7 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
         hint: "Create a new PrismaClient (or call connect() on the factory) to reconnect.",
       });
     }
-    const access = await this.#settings.provider.getToken();
+    const access = await this.#settings.target.provider.getToken();
     let generation = this.#current;
     const newer =
       !generation ||
@@ -427,7 +411,7 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
     };
     this.#live.add(generation);
     try {
-      const user = resolveUsername({ explicit: settings.user, token: access.token });
+      const user = settings.target.userFor(access.token);
       const { PrismaMariaDb } = loadPeer<{ PrismaMariaDb: PrismaMariaDbFactory }>(
         "@prisma/adapter-mariadb",
         "mysql",
@@ -474,7 +458,10 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
    * Called synchronously by the connector for every error; acts on refused logins only. The pool is
    * ended at once, which also cancels the connector's retries with the same refused token.
    */
-  #onConnectionError(generation: Generation, error: Error & { fatal?: boolean; code?: unknown }): void {
+  #onConnectionError(
+    generation: Generation,
+    error: Error & { fatal?: boolean; code?: unknown; errno?: unknown },
+  ): void {
     if (generation.failed) return;
     if (isUnverifiedServer(error)) {
       // Retrying cannot make this server verifiable: fail the waiting queries now, not after the
@@ -486,26 +473,25 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
       return;
     }
     if (error.fatal !== true) return;
-    const described = describeServerAuthError(error.message, "mysql");
+    const message = error.message;
+    const described = reactToServerRejection(error, {
+      engine: "mysql",
+      adapter: "@org/prisma-entra",
+      serverMessage: message,
+      serverCode:
+        typeof (error as { errno?: unknown }).errno === "number"
+          ? (error as { errno: number }).errno
+          : undefined,
+      token: generation.token,
+      user: this.#settings.target.user,
+      provider: this.#settings.target.provider,
+    });
     if (!described) return;
     this.#loginsRejected++;
-    if (shouldInvalidateToken(described.code)) {
-      logger.warning(
-        `MySQL rejected the access token (${described.code}); fetching a new one for the next pool.`,
-      );
-      this.#settings.provider.invalidate();
-    }
-    let hint = described.hint;
-    if (described.code === "PRINCIPAL_UNKNOWN") {
-      const derived = deriveUsername(generation.token);
-      if (derived && derived !== this.#settings.user) {
-        hint += ` The token belongs to "${derived}"; pass \`user: "${derived}"\` or set AZURE_MYSQL_USER.`;
-      }
-    }
     const failure = new EntraAuthError(
       described.code,
-      `MySQL refused the Entra login: ${error.message} [@org/prisma-entra ${described.code}]`,
-      { hint, cause: error },
+      `MySQL refused the Entra login: ${message} [@org/prisma-entra ${described.code}]`,
+      { hint: described.hint, cause: error },
     );
     generation.failed = failure;
     generation.fail(failure);
@@ -619,7 +605,7 @@ function guardedStream(
   connectorVersion: string | undefined,
 ): { stream?: MariadbStreamOption } {
   const config = settings.poolConfig;
-  if (settings.allowInsecure || config.socketPath) return {};
+  if (settings.target.allowInsecure || config.socketPath) return {};
   return {
     stream: guardMariadbStream({
       host: typeof config.host === "string" ? config.host : "localhost",

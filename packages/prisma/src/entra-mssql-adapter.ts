@@ -20,7 +20,7 @@ export type PrismaMssqlOptions = NonNullable<ConstructorParameters<typeof Prisma
 export type EntraSqlServerAdapterConfig = MssqlEntraConfig & {
   /** Selects `@prisma/adapter-mssql`. */
   readonly provider: "sqlserver";
-  /** Options for `new PrismaMssql(config, adapterOptions)`. Defaults to none. */
+  /** Options for `new PrismaMssql(config, adapterOptions)`. */
   readonly adapterOptions?: PrismaMssqlOptions;
 };
 

@@ -12,7 +12,7 @@ export type PrismaPgOptions = NonNullable<ConstructorParameters<typeof PrismaPg>
 export interface EntraPostgresAdapterConfig extends PgEntraConfig {
   /** Selects `@prisma/adapter-pg`. */
   readonly provider: "postgresql";
-  /** Options for `new PrismaPg(config, adapterOptions)`. Defaults to none. */
+  /** Options for `new PrismaPg(config, adapterOptions)`. */
   readonly adapterOptions?: PrismaPgOptions;
 }
 

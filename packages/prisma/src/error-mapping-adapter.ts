@@ -28,19 +28,19 @@ export interface ErrorMappingAdapterOptions<P extends SqlDriverAdapter["provider
 /**
  * A driver adapter that delegates every method to `inner` and passes the promises of its queries,
  * scripts and transaction starts through `mapError`. Transactions are returned unwrapped and
- * `dispose` is not mapped. Defaults to `deferExecuteScript: false`.
+ * `dispose` is not mapped.
  */
 export class ErrorMappingAdapter<P extends SqlDriverAdapter["provider"]> implements SqlDriverAdapter {
-  /** Prisma's provider name, from the options. Defaults to none; it must be given. */
+  /** Prisma's provider name, from the options. */
   readonly provider: P;
-  /** The wrapped adapter's name. Defaults to `inner.adapterName`. */
+  /** The wrapped adapter's name (`inner.adapterName`). */
   readonly adapterName: string;
   readonly #inner: SqlDriverAdapter & { underlyingDriver?(): unknown };
   readonly #mapError: MapError;
   readonly #fallbackConnectionInfo: ConnectionInfo;
   readonly #deferExecuteScript: boolean;
 
-  /** Wraps `inner`. Defaults to `deferExecuteScript: false`. */
+  /** Wraps `inner`. */
   constructor(inner: SqlDriverAdapter, options: ErrorMappingAdapterOptions<P>) {
     this.#inner = inner;
     this.provider = options.provider;
@@ -78,7 +78,7 @@ export class ErrorMappingAdapter<P extends SqlDriverAdapter["provider"]> impleme
     return this.#inner.dispose();
   }
 
-  /** The wrapped adapter's driver (a `pg.Pool`, a `sql.ConnectionPool`, ...). Defaults to `undefined` when it has none. */
+  /** The wrapped adapter's driver (a `pg.Pool`, a `sql.ConnectionPool`, ...); `undefined` when it has none. */
   underlyingDriver(): unknown {
     return this.#inner.underlyingDriver?.();
   }

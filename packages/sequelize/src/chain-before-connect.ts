@@ -19,7 +19,7 @@ const ownHooks = new WeakSet<object>();
 /**
  * Marks a `beforeConnect` hook as made by `withEntra`.
  *
- * @returns The same function. Defaults to nothing else.
+ * @returns The same function.
  */
 export function ownHook<T extends (config: ConnectConfig) => Promise<void>>(hook: T): T {
   ownHooks.add(hook);
@@ -32,7 +32,7 @@ export function ownHook<T extends (config: ConnectConfig) => Promise<void>>(hook
  * works, and nothing runs after ours to overwrite the fresh token. Hooks of an earlier `withEntra`
  * call on the same options are replaced, not repeated.
  *
- * @returns A copy of `hooks`; other hook types are untouched. Defaults to `{ beforeConnect: [hook] }`.
+ * @returns A copy of `hooks` (`{ beforeConnect: [hook] }` when there were none); other hook types are untouched.
  */
 export function chainBeforeConnect(
   hooks: Options["hooks"] | undefined,

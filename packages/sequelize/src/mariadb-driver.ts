@@ -1,14 +1,10 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
-  deriveUsername,
-  describeServerAuthError,
-  type EntraTokenProvider,
+  type EntraTarget,
   guardMariadbStream,
-  logger,
   type MariadbStreamOption,
-  type ServerAuthErrorDescription,
-  shouldInvalidateToken,
+  reactToServerRejection,
 } from "@org/entra-core";
 
 /** The one function of the mariadb connector that Sequelize's `mariadb` dialect calls, and its version. */
@@ -35,9 +31,6 @@ interface MariadbError extends Error {
   readonly errno?: number;
   readonly sqlMessage?: string;
 }
-
-/** Azure Database for MySQL's error number for an expired access token. */
-const ER_ACCESS_TOKEN_EXPIRED = 9119;
 
 /** Driver wrappers made by `withEntra`, mapped to the module they wrap. */
 const wrapped = new WeakMap<object, () => Promise<MariadbModule>>();
@@ -81,19 +74,15 @@ export function mariadbLoader(
  * claiming to be MariaDB cannot make an older connector skip certificate verification.
  *
  * @returns An object with `createConnection`, the only member Sequelize's mariadb dialect uses.
- *   Defaults to loading the installed `mariadb` package on first connect.
+ *   It loads the connector on first connect.
  */
-export function createMariadbDriver(
-  load: () => Promise<MariadbModule>,
-  provider: EntraTokenProvider,
-  allowInsecure = false,
-): MariadbModule {
+export function createMariadbDriver(load: () => Promise<MariadbModule>, target: EntraTarget): MariadbModule {
   const driver: MariadbModule = {
     async createConnection(given) {
       const options = given ?? {};
       const mariadb = await load();
       const guarded =
-        allowInsecure || options.socketPath
+        target.allowInsecure || options.socketPath
           ? options
           : {
               ...options,
@@ -108,42 +97,23 @@ export function createMariadbDriver(
       try {
         return await mariadb.createConnection(guarded);
       } catch (error) {
-        if (error instanceof Error) annotateAuthError(error as MariadbError, options, provider);
+        if (error instanceof Error) {
+          const failure = error as MariadbError;
+          reactToServerRejection(failure, {
+            engine: "mysql",
+            adapter: "@org/sequelize-entra",
+            serverMessage: typeof failure.sqlMessage === "string" ? failure.sqlMessage : undefined,
+            serverCode: failure.errno,
+            token: typeof options.password === "string" ? options.password : undefined,
+            user: options.user,
+            userSetting: "username",
+            provider: target.provider,
+          });
+        }
         throw error;
       }
     },
   };
   wrapped.set(driver, load);
   return driver;
-}
-
-function annotateAuthError(
-  error: MariadbError,
-  options: MariadbConnectOptions,
-  provider: EntraTokenProvider,
-): void {
-  const described = describeMariadbAuthError(error);
-  if (!described) return;
-  if (shouldInvalidateToken(described.code)) {
-    logger.warning(
-      `MySQL rejected the access token (${described.code}); fetching a new one for the next connection.`,
-    );
-    provider.invalidate();
-  }
-  let hint = described.hint;
-  if (described.code === "PRINCIPAL_UNKNOWN" && typeof options.password === "string") {
-    const tokenUser = deriveUsername(options.password);
-    if (tokenUser && tokenUser !== options.user) {
-      hint += ` The token belongs to "${tokenUser}"; pass \`username: "${tokenUser}"\` or set AZURE_MYSQL_USER.`;
-    }
-  }
-  error.message = `${error.message} [@org/sequelize-entra ${described.code}] ${hint}`;
-  Object.defineProperty(error, "entraCode", { value: described.code, enumerable: false });
-}
-
-function describeMariadbAuthError(error: MariadbError): ServerAuthErrorDescription | undefined {
-  const message = typeof error.sqlMessage === "string" ? error.sqlMessage : error.message;
-  const described = describeServerAuthError(message, "mysql");
-  if (described || error.errno !== ER_ACCESS_TOKEN_EXPIRED) return described;
-  return describeServerAuthError("The access token has expired.", "mysql");
 }

@@ -1,17 +1,14 @@
 import {
   assertSecureTls,
-  deriveUsername,
   EntraAuthError,
   type EntraOptions,
-  type EntraTokenProvider,
-  getSharedTokenProvider,
+  type EntraTarget,
   inspectTlsValue,
+  resolveEntraTarget,
   resolveMariadbSsl,
-  resolveSettings,
-  scopeFor,
 } from "@org/entra-core";
-import { withEntra as withEntraMysql2 } from "@org/mysql2-entra";
-import { withEntra as withEntraPg } from "@org/pg-entra";
+import { prepareMysql2Connection } from "@org/mysql2-entra";
+import { preparePgConnection } from "@org/pg-entra";
 import { type EntraAuthentication, withEntra as withEntraTedious } from "@org/tedious-entra";
 import type { Options } from "sequelize";
 import {
@@ -77,7 +74,7 @@ type DialectOptions = Record<string, unknown>;
  *
  * @param sequelizeOptions - Your Sequelize `Options` (with `dialect`). Defaults to `{}`, which is
  *   refused because Sequelize needs a dialect.
- * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param options - Credential, username and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns A copy of `sequelizeOptions` with `host`, `port`, `database`, `username` and the
  *   dialect's auth and TLS settings set; every other field is passed through untouched.
  * @throws EntraAuthError `INSECURE_TRANSPORT`, `INVALID_SETTING` (unsupported dialect, static
@@ -119,7 +116,7 @@ function forPostgres<T extends SequelizeEntraOptions>(input: T, options: EntraOp
   const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
   // pg-entra checks `ssl` too; this names the Sequelize setting in the error.
   if (!options.allowInsecure) checkTls(dialectOptions.ssl, options);
-  const pgConfig = withEntraPg(
+  const { config: pgConfig, target } = preparePgConnection(
     defined({
       host: nonEmpty(input.host),
       port: input.port,
@@ -142,16 +139,10 @@ function forPostgres<T extends SequelizeEntraOptions>(input: T, options: EntraOp
     password: pgConfig.password as unknown as string,
     dialectOptions: { ...dialectOptions, ssl: pgConfig.ssl },
   } as T;
-  if (pgConfig.user === undefined) {
-    // pg sends the user name before the password; Sequelize builds the pg Client itself, so learn
-    // the name from the token in `beforeConnect` instead of pg-entra's Client subclass.
-    const settings = resolveSettings("postgresql", options.env ?? process.env);
-    const provider = getSharedTokenProvider({
-      ...options,
-      clientId: options.clientId ?? settings.clientId,
-      scope: options.scope ?? scopeFor("postgresql", pgConfig.host ?? process.env.PGHOST),
-    });
-    result.hooks = chainBeforeConnect(input.hooks, usernameFromTokenHook(provider, "postgresql"));
+  if (target.user === undefined) {
+    // pg sends the user name before the password; Sequelize builds the pg Client itself, so the
+    // name is read from the token in `beforeConnect`.
+    result.hooks = chainBeforeConnect(input.hooks, usernameFromTokenHook(target));
   }
   return result;
 }
@@ -161,7 +152,7 @@ function forMysql<T extends SequelizeEntraOptions>(input: T, options: EntraOptio
   if (!options.allowInsecure) checkTls(dialectOptions.ssl, options);
   // Sequelize spreads `dialectOptions` over the mysql2 config, so mysql2-entra sees exactly what
   // mysql2 will get (and refuses a password or a conflicting auth hook in it).
-  const { host, port, database, user, ...driverOptions } = withEntraMysql2(
+  const { config, target, userLearningStream } = prepareMysql2Connection(
     {
       ...dialectOptions,
       ...defined({
@@ -173,46 +164,46 @@ function forMysql<T extends SequelizeEntraOptions>(input: T, options: EntraOptio
     },
     options,
   );
+  const { host, port, database, user, ...driverOptions } = config;
   return {
     ...input,
     ...defined({ host, port, database, username: user }),
-    dialectOptions: driverOptions,
+    dialectOptions:
+      target.user === undefined ? { ...driverOptions, stream: userLearningStream() } : driverOptions,
   } as T;
 }
 
 function forMariadb<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
-  const settings = resolveSettings("mysql", options.env ?? process.env);
   const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
   refuseRestrictedAuth(dialectOptions.restrictedAuth);
-
+  const target = resolveEntraTarget(
+    "mysql",
+    {
+      host: nonEmpty(input.host),
+      port: input.port,
+      database: nonEmpty(input.database),
+      user: nonEmpty(input.username),
+    },
+    options,
+  );
   const sslSetting =
     dialectOptions.ssl !== undefined
       ? "dialectOptions.ssl"
-      : settings.ssl !== undefined
+      : target.settings.ssl !== undefined
         ? "AZURE_MYSQL_SSL"
         : "dialectOptions.ssl";
-  const { ssl, finding } = resolveMariadbSsl(dialectOptions.ssl ?? settings.ssl ?? true, sslSetting);
-  assertSecureTls(finding, { allowInsecure: options.allowInsecure });
-
-  const host = nonEmpty(input.host) ?? settings.host;
-  const port = input.port ?? settings.port;
-  const database = nonEmpty(input.database) ?? settings.database;
-  const username = nonEmpty(input.username) ?? nonEmpty(options.username) ?? settings.user;
-  const provider = getSharedTokenProvider({
-    ...options,
-    clientId: options.clientId ?? settings.clientId,
-    scope: options.scope ?? scopeFor("mysql", host),
-  });
+  const { ssl, finding } = resolveMariadbSsl(dialectOptions.ssl ?? target.settings.ssl ?? true, sslSetting);
+  assertSecureTls(finding, { allowInsecure: target.allowInsecure });
 
   const load = mariadbLoader(input.dialectModule, input.dialectModulePath);
   return {
     ...input,
-    ...defined({ host, port, database, username }),
+    ...defined({ host: target.host, port: target.port, database: target.database, username: target.user }),
     dialectOptions: { ...dialectOptions, ssl },
     // Sequelize loads `dialectModulePath` before `dialectModule`; the wrapper loads it instead.
     dialectModulePath: undefined,
-    dialectModule: createMariadbDriver(load, provider, options.allowInsecure === true),
-    hooks: chainBeforeConnect(input.hooks, tokenHook(provider)),
+    dialectModule: createMariadbDriver(load, target),
+    hooks: chainBeforeConnect(input.hooks, tokenHook(target)),
   } as T;
 }
 
@@ -280,31 +271,19 @@ function toPort(value: unknown): number | undefined {
 }
 
 /** The mariadb hook: a fresh token as `config.password` (and the user name, if none) per connection. */
-function tokenHook(provider: EntraTokenProvider): (config: ConnectConfig) => Promise<void> {
+function tokenHook(target: EntraTarget): (config: ConnectConfig) => Promise<void> {
   return ownHook(async function entraBeforeConnect(config: ConnectConfig) {
-    const { token } = await provider.getToken();
-    if (!config.username) config.username = usernameFrom(token, "mysql");
+    const { token } = await target.provider.getToken();
+    if (!config.username) config.username = target.userFor(token);
     setHiddenPassword(config, token);
   });
 }
 
-function usernameFromTokenHook(
-  provider: EntraTokenProvider,
-  engine: "postgresql" | "mysql",
-): (config: ConnectConfig) => Promise<void> {
+/** The postgres hook: the user name read from the token when none is configured. */
+function usernameFromTokenHook(target: EntraTarget): (config: ConnectConfig) => Promise<void> {
   return ownHook(async function entraUsernameBeforeConnect(config: ConnectConfig) {
     if (config.username) return;
-    const { token } = await provider.getToken();
-    config.username = usernameFrom(token, engine);
-  });
-}
-
-function usernameFrom(token: string, engine: "postgresql" | "mysql"): string {
-  const user = deriveUsername(token);
-  if (user) return user;
-  const variable = engine === "postgresql" ? "AZURE_POSTGRESQL_USER" : "AZURE_MYSQL_USER";
-  throw new EntraAuthError("USERNAME_UNRESOLVED", "No database user name was given and the token has none.", {
-    hint: `Pass \`username\` in the Sequelize options or the Entra options, or set ${variable}.`,
+    config.username = await target.resolveUser();
   });
 }
 

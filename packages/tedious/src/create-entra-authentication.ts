@@ -56,8 +56,8 @@ const REFUSED: Readonly<Record<string, string>> = {
  * const authentication = createEntraAuthentication(config.authentication, { clientId });
  * ```
  *
- * @param existing - The config's current `authentication`. Defaults to none.
- * @param options - Credential, client ID, scope and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param existing - The config's current `authentication`, if any.
+ * @param options - Credential, client ID, scope and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns The `authentication` value to put into the config.
  * @throws EntraAuthError `INVALID_SETTING` for another authentication type or conflicting credentials.
  */

@@ -3,11 +3,11 @@ import {
   assertSecureTls,
   EntraAuthError,
   type EntraOptions,
+  type EntraTarget,
   type EntraTokenProvider,
   getSharedTokenProvider,
   logger,
-  type RefreshOptions,
-  resolveSettings,
+  resolveEntraTarget,
   scopeFor,
 } from "@org/entra-core";
 
@@ -15,9 +15,14 @@ import {
 export interface EntraTokenCredentialOptions extends EntraOptions {
   /**
    * The server host name, used only to pick the sovereign cloud's scope if a caller asks for no
-   * scope. Defaults to `AZURE_SQL_SERVER`.
+   * scope. Defaults to the target's host, else `AZURE_SQL_SERVER`.
    */
   readonly server?: string;
+  /**
+   * The Azure SQL target `withEntra` resolved (core's `resolveEntraTarget`): its client ID and
+   * host are used instead of reading the Service Connector variables again.
+   */
+  readonly target?: EntraTarget;
 }
 
 /**
@@ -41,33 +46,19 @@ const SQL_RESOURCE_HOSTS = [
  * The credential holds no token: `util.inspect`, `JSON.stringify` and logs show nothing secret.
  */
 export class EntraTokenCredential implements TokenCredential {
-  readonly #credential: TokenCredential | undefined;
+  readonly #options: EntraOptions;
   readonly #clientId: string | undefined;
-  readonly #scope: string | undefined;
   readonly #server: string | undefined;
-  readonly #tokenProvider: EntraTokenProvider | undefined;
-  readonly #refresh: RefreshOptions;
-  readonly #allowInsecure: boolean;
   /** Providers this credential handed tokens from, so that {@link invalidate} reaches them. */
   readonly #used = new Set<EntraTokenProvider>();
 
   /** Use {@link createEntraTokenCredential}. */
   constructor(options: EntraTokenCredentialOptions = {}) {
-    const settings = resolveSettings("sqlserver", options.env ?? process.env);
-    this.#credential = options.credential;
-    this.#clientId = options.clientId || settings.clientId;
-    this.#scope = options.scope || undefined;
-    this.#server = options.server || settings.host;
-    this.#tokenProvider = options.tokenProvider;
-    this.#allowInsecure = options.allowInsecure === true;
-    this.#refresh = {
-      mustRefreshMarginInMs: options.mustRefreshMarginInMs,
-      refreshWindowInMs: options.refreshWindowInMs,
-      retryInitialDelayInMs: options.retryInitialDelayInMs,
-      retryMaxDelayInMs: options.retryMaxDelayInMs,
-      retryJitter: options.retryJitter,
-      getTokenTimeoutInMs: options.getTokenTimeoutInMs,
-    };
+    const { target: given, server, ...entraOptions } = options;
+    const target = given ?? resolveEntraTarget("sqlserver", { host: server }, entraOptions);
+    this.#options = Object.freeze({ ...entraOptions, scope: entraOptions.scope || undefined });
+    this.#clientId = target.clientId;
+    this.#server = server || target.host;
   }
 
   /**
@@ -79,15 +70,15 @@ export class EntraTokenCredential implements TokenCredential {
    *   an Azure SQL resource is refused (`INVALID_SETTING`) so that a server cannot obtain a token
    *   for another resource; set `options.scope` to override.
    * @param options - `abortSignal` is honoured; `tenantId` and `claims` are not supported.
-   * @returns The token and its expiry. Defaults to the provider's cached token.
+   * @returns The token and its expiry (the provider's cached token while it is valid).
    * @throws EntraAuthError `INSECURE_TRANSPORT` while `NODE_TLS_REJECT_UNAUTHORIZED=0` (unless
    *   `allowInsecure`), or from the provider (`CREDENTIAL_FAILED`, `TOKEN_TIMEOUT`, `ABORTED`...).
    */
   async getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken> {
     // tedious leaves `rejectUnauthorized` to Node for TDS 8 TLS, where this variable turns it off;
     // it may have been set after the config was built.
-    if (!this.#allowInsecure) assertSecureTls(undefined);
-    const provider = this.#providerFor(this.#scope ?? this.#requestedScope(scopes));
+    if (this.#options.allowInsecure !== true) assertSecureTls(undefined);
+    const provider = this.#providerFor(this.#options.scope ?? this.#requestedScope(scopes));
     this.#used.add(provider);
     // core-auth types the signal as AbortSignalLike; callers pass real AbortSignals.
     const abortSignal = options.abortSignal as AbortSignal | undefined;
@@ -98,11 +89,11 @@ export class EntraTokenCredential implements TokenCredential {
   /**
    * The user-assigned managed identity's client ID passed to `DefaultAzureCredential`
    * (`managedIdentityClientId`), from `options.clientId` or `AZURE_SQL_CLIENTID`. Not used when
-   * `credential` or `tokenProvider` was given. Defaults to `undefined` (system-assigned identity
+   * `credential` or `tokenProvider` was given; `undefined` without one (system-assigned identity
    * or developer sign-in).
    */
   get clientId(): string | undefined {
-    return this.#credential || this.#tokenProvider ? undefined : this.#clientId;
+    return this.#options.credential || this.#options.tokenProvider ? undefined : this.#clientId;
   }
 
   /**
@@ -142,14 +133,9 @@ export class EntraTokenCredential implements TokenCredential {
   }
 
   #providerFor(scope: string): EntraTokenProvider {
-    if (this.#tokenProvider) return this.#tokenProvider;
+    if (this.#options.tokenProvider) return this.#options.tokenProvider;
     logger.verbose(`tedious asked for a token for ${scope}.`);
-    return getSharedTokenProvider({
-      ...this.#refresh,
-      credential: this.#credential,
-      clientId: this.#clientId,
-      scope,
-    });
+    return getSharedTokenProvider({ ...this.#options, clientId: this.#clientId, scope });
   }
 }
 
@@ -174,7 +160,7 @@ export class EntraTokenCredential implements TokenCredential {
  * });
  * ```
  *
- * @param options - Credential, client ID, scope and refresh options. Defaults to
+ * @param options - Credential, client ID, scope and refresh options; the credential defaults to
  *   `DefaultAzureCredential` with `managedIdentityClientId` from `clientId` or `AZURE_SQL_CLIENTID`.
  * @returns A credential whose tokens come from the shared provider.
  * @throws EntraAuthError `INVALID_SETTING` for a malformed `AZURE_SQL_*` variable.

@@ -1,10 +1,9 @@
 import {
-  describeServerAuthError,
   type EntraAuthErrorCode,
   isEntraAuthError,
   logger,
+  reactToServerRejection,
   type ServerAuthErrorDescription,
-  shouldInvalidateToken,
 } from "@org/entra-core";
 import { isEntraTokenCredential } from "./entra-token-credential.js";
 
@@ -67,7 +66,7 @@ export interface WatchEntraErrorsOptions {
  * ```
  *
  * @param error - What tedious or mssql reported.
- * @param source - The config (or `Connection`) whose credential should drop an expired token. Defaults to none.
+ * @param source - The config (or `Connection`) whose credential should drop an expired token.
  * @returns `error`, explained when it is a known Entra failure.
  */
 export function explainEntraError<E>(error: E, source?: EntraErrorSource): E {
@@ -91,18 +90,16 @@ export function explainEntraError<E>(error: E, source?: EntraErrorSource): E {
   const sessionExpired =
     driverError.number === SESSION_TOKEN_EXPIRED ||
     /query cannot be executed, access token/i.test(error.message);
-  const described = sessionExpired ? SESSION_EXPIRED : describeSqlAuthError(error.message);
-  if (!described) return error;
-  if (shouldInvalidateToken(described.code) && !sessionExpired) {
-    const credential = credentialOf(source);
-    if (credential) {
-      logger.warning(
-        `Azure SQL rejected the access token (${described.code}); fetching a new one for the next connection.`,
-      );
-      credential.invalidate();
-    }
+  if (sessionExpired) {
+    annotate(driverError, SESSION_EXPIRED.code, SESSION_EXPIRED.hint);
+    return error;
   }
-  annotate(driverError, described.code, described.hint);
+  reactToServerRejection(driverError, {
+    engine: "sqlserver",
+    adapter: "@org/tedious-entra",
+    serverCode: driverError.number,
+    provider: credentialOf(source),
+  });
   return error;
 }
 
@@ -147,16 +144,6 @@ const SESSION_EXPIRED: ServerAuthErrorDescription = {
   code: "TOKEN_EXPIRED",
   hint: "Azure SQL re-validated this open session's token and found it expired (error 37396, e.g. after maintenance or a long-lived session). Close this connection and run the query on a new one; new connections get a fresh token.",
 };
-
-function describeSqlAuthError(message: string): ServerAuthErrorDescription | undefined {
-  if (/not currently configured to accept this token/i.test(message)) {
-    return {
-      code: "TOKEN_INVALID",
-      hint: "The server does not accept tokens from this identity's tenant: set a Microsoft Entra admin on the server and use an identity from the same tenant.",
-    };
-  }
-  return describeServerAuthError(message, "sqlserver");
-}
 
 function credentialOf(source: EntraErrorSource): { invalidate(): void } | undefined {
   const authentication =

@@ -1,11 +1,4 @@
-import {
-  assertSecureTls,
-  EntraAuthError,
-  type EntraOptions,
-  inspectSqlEncryption,
-  resolveSettings,
-  strictSqlEncryption,
-} from "@org/entra-core";
+import { EntraAuthError, type EntraOptions, resolveEntraTarget, secureSqlEncryption } from "@org/entra-core";
 import type { ConnectionConfiguration, ConnectionOptions } from "tedious";
 import { createEntraAuthentication, type EntraAuthentication } from "./create-entra-authentication.js";
 
@@ -54,7 +47,7 @@ export type TediousEntraResult<T extends TediousEntraConfig = TediousEntraConfig
  * ```
  *
  * @param config - Your tedious `ConnectionConfiguration`. Defaults to `{}` (Service Connector variables).
- * @param options - Credential, client ID, scope and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param options - Credential, client ID, scope and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns A copy of `config` with `server`, `authentication` and `options` (port, database, encrypt,
  *   trustServerCertificate) set.
  * @throws EntraAuthError `MISSING_SETTING` (no server), `INSECURE_TRANSPORT`, or `INVALID_SETTING`
@@ -64,41 +57,33 @@ export function withEntra<T extends TediousEntraConfig = TediousEntraConfig>(
   config?: T,
   options: EntraOptions = {},
 ): TediousEntraResult<T> {
-  const settings = resolveSettings("sqlserver", options.env ?? process.env);
   const given = (config ?? {}) as T;
-  const server = nonEmpty(given.server) ?? settings.host;
+  const target = resolveEntraTarget(
+    "sqlserver",
+    { host: given.server, port: given.options?.port, database: given.options?.database },
+    options,
+  );
+  const server = target.host;
   if (server === undefined) {
     throw new EntraAuthError("MISSING_SETTING", "No Azure SQL server was given.", {
       hint: "Pass `server` (e.g. myserver.database.windows.net) or set AZURE_SQL_SERVER.",
     });
   }
-  const tediousOptions = secureOptions(given.options, options.allowInsecure);
-  if (tediousOptions.port === undefined && tediousOptions.instanceName === undefined && settings.port) {
-    tediousOptions.port = settings.port;
+  const tediousOptions: ConnectionOptions = {
+    ...given.options,
+    ...(secureSqlEncryption(given.options ?? {}, options) as Pick<
+      ConnectionOptions,
+      "encrypt" | "trustServerCertificate"
+    >),
+  };
+  if (tediousOptions.port === undefined && tediousOptions.instanceName === undefined && target.port) {
+    tediousOptions.port = target.port;
   }
-  if (nonEmpty(tediousOptions.database) === undefined && settings.database !== undefined) {
-    tediousOptions.database = settings.database;
+  if (nonEmpty(tediousOptions.database) === undefined && target.database !== undefined) {
+    tediousOptions.database = target.database;
   }
-  const authentication = createEntraAuthentication(given.authentication, {
-    ...options,
-    clientId: options.clientId || settings.clientId,
-    server,
-  });
+  const authentication = createEntraAuthentication(given.authentication, { ...options, target });
   return { ...given, server, options: tediousOptions, authentication } as TediousEntraResult<T>;
-}
-
-/**
- * Copies tedious `options` with `encrypt: "strict"` and `trustServerCertificate: false` as defaults,
- * after refusing values that would send the token without verified TLS. tedious with
- * `encrypt: "strict"` verifies the certificate whatever `trustServerCertificate` says; it is
- * refused all the same, as it would turn off verification if `encrypt` were ever changed.
- */
-function secureOptions(given: ConnectionOptions | undefined, allowInsecure: boolean | undefined) {
-  const copy: ConnectionOptions = { ...given };
-  const trustServerCertificate = copy.trustServerCertificate ?? false;
-  assertSecureTls(inspectSqlEncryption({ encrypt: copy.encrypt, trustServerCertificate }), { allowInsecure });
-  const encrypt = strictSqlEncryption(copy.encrypt, { allowInsecure }) as ConnectionOptions["encrypt"];
-  return { ...copy, encrypt, trustServerCertificate };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -4,7 +4,7 @@
  * this package importing a specific `typeorm`. Defaults: none, `type` is required.
  */
 export interface DataSourceOptionsLike {
-  /** TypeORM's driver type: `"postgres"`, `"mysql"`, `"mariadb"` or `"mssql"` are wired; others are refused. Defaults to none (required). */
+  /** TypeORM's driver type (required): `"postgres"`, `"mysql"`, `"mariadb"` or `"mssql"` are wired; others are refused. */
   readonly type: "postgres" | "mysql" | "mariadb" | "mssql" | (string & {});
 }
 

@@ -1,5 +1,5 @@
 import { EntraAuthError, type EntraOptions, scopeFor } from "@org/entra-core";
-import { type Mysql2EntraConfig, withEntra as withEntraMysql2 } from "@org/mysql2-entra";
+import { type Mysql2EntraConfig, prepareMysql2Connection } from "@org/mysql2-entra";
 import type { ConnectionCredentials, TypeormOptionsView } from "./data-source-options-like.js";
 import { parseTypeormUrl } from "./parse-typeorm-url.js";
 import { splitExtra, toPort, withoutUndefined } from "./split-extra.js";
@@ -146,6 +146,7 @@ function wireNode(
     ...shared,
     ...extraConnection,
   } as Mysql2EntraConfig;
+  const { config, target, userLearningStream } = prepareMysql2Connection(mysqlConfig, options);
   const {
     host,
     port,
@@ -157,12 +158,12 @@ function wireNode(
     insecureAuth,
     uri: _parsed,
     ...extra
-  } = withEntraMysql2(mysqlConfig, options);
+  } = config;
   return {
     credentials: withoutUndefined({ host, port: toPort(port), username: user, database, socketPath }),
     shared: withoutUndefined({ ssl, insecureAuth }),
-    extra: withoutUndefined(extra),
-    hasUser: user !== undefined,
+    extra: withoutUndefined(target.user === undefined ? { ...extra, stream: userLearningStream() } : extra),
+    hasUser: target.user !== undefined,
     host,
   };
 }

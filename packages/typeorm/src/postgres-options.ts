@@ -1,5 +1,5 @@
 import { EntraAuthError, type EntraOptions } from "@org/entra-core";
-import { type PgEntraConfig, withEntra as withEntraPg } from "@org/pg-entra";
+import { type PgEntraConfig, preparePgConnection } from "@org/pg-entra";
 import type { ConnectionCredentials, TypeormOptionsView } from "./data-source-options-like.js";
 import { splitExtra, toPort, withoutUndefined } from "./split-extra.js";
 
@@ -22,7 +22,7 @@ const PG_CONNECTION_KEYS = [
 /** One node after wiring: its TypeORM credentials and what must go into the shared `extra`. */
 interface WiredNode {
   readonly credentials: Record<string, unknown>;
-  /** Set by `@org/pg-entra` when no user name is known: learns it from the token. */
+  /** When no user name is known: `@org/pg-entra`'s pg `Client` that learns it from the token. */
   readonly Client: unknown;
   /** Other pg fields that came from a URL (`application_name`, `options`, ...). */
   readonly other: Record<string, unknown>;
@@ -106,21 +106,13 @@ function wireNode(
     }),
     ...extraConnection,
   } as PgEntraConfig;
-  const {
-    host,
-    port,
-    user,
-    password,
-    database,
-    ssl,
-    Client,
-    connectionString: _parsed,
-    ...other
-  } = withEntraPg(pgConfig, options);
+  const { config, target, userLearningClient } = preparePgConnection(pgConfig, options);
+  const { host, port, user, password, database, ssl, Client, connectionString: _parsed, ...other } = config;
   return {
     credentials: withoutUndefined({ host, port: toPort(port), username: user, password, database, ssl }),
-    Client,
+    // TypeORM merges `extra` into the pg.Pool config, so pg's `Client` option reaches the pool.
+    Client: target.user === undefined ? userLearningClient(Client) : Client,
     other: withoutUndefined(other),
-    hasUser: user !== undefined,
+    hasUser: target.user !== undefined,
   };
 }

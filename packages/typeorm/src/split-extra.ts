@@ -8,7 +8,7 @@ export function withoutUndefined(value: Record<string, unknown>): Record<string,
  * merges `extra` over the fields it derives, so an `extra.ssl` or `extra.connectionString` would
  * otherwise bypass the adapter's checks) and everything else, which is passed through untouched.
  *
- * @param extra - The user's `extra`. Defaults to none.
+ * @param extra - The user's `extra`, if any.
  * @param keys - The driver fields the adapter owns.
  * @returns `connection` (defined values only) and `rest`.
  */

@@ -35,8 +35,8 @@ import { withEntraPostgres } from "./postgres-options.js";
  *   (`INVALID_SETTING`, `INSECURE_TRANSPORT`) before any I/O; the latter unless `allowInsecure: true`.
  * - Every other field (`entities`, `migrations`, `synchronize`, `poolSize`, ...) is kept as is.
  *
- * Defaults to the Service Connector variables for the connection fields you leave out, verified TLS,
- * and the process-wide shared token provider with `DefaultAzureCredential`.
+ * Connection fields you leave out come from the Service Connector variables; TLS is verified; tokens
+ * come from the process-wide shared provider with `DefaultAzureCredential` unless you pass a credential.
  *
  * @example
  * ```ts
@@ -51,7 +51,7 @@ import { withEntraPostgres } from "./postgres-options.js";
  * ```
  *
  * @param dataSourceOptions - Your TypeORM `DataSourceOptions` with `type` `"postgres"`, `"mysql"`, `"mariadb"` or `"mssql"`.
- * @param options - Credential, username and refresh options. Defaults to `DefaultAzureCredential`.
+ * @param options - Credential, username and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns A copy of `dataSourceOptions` with the Entra hooks, TLS and connection fields set, and `url` removed.
  * @throws EntraAuthError `INVALID_SETTING` (unsupported `type`, static password or SQL login, `connectorPackage: "mysql"`),
  *   `INSECURE_TRANSPORT` or `USERNAME_UNRESOLVED`, before any I/O.
