@@ -76,6 +76,17 @@ describe("resolveEntraTarget", () => {
     );
   });
 
+  it("takes the TLS value from the config, else *_SSL, else on, and names where it came from", () => {
+    const withVariable = resolveEntraTarget("mysql", {}, { env: { AZURE_MYSQL_SSL: "false" }, credential });
+    expect(withVariable.tls(undefined, "ssl")).toEqual({ value: false, setting: "AZURE_MYSQL_SSL" });
+    expect(withVariable.tls({ ca: "PEM" }, "ssl")).toEqual({ value: { ca: "PEM" }, setting: "ssl" });
+    const without = resolveEntraTarget("postgresql", {}, { env: {}, credential });
+    expect(without.tls(undefined, "dialectOptions.ssl")).toEqual({
+      value: true,
+      setting: "dialectOptions.ssl",
+    });
+  });
+
   it("refuses a malformed Service Connector variable", () => {
     expect(() =>
       resolveEntraTarget("mysql", {}, { env: { AZURE_MYSQL_PORT: "x" }, credential }),

@@ -42,6 +42,11 @@ export interface EntraTarget {
   /** Whether insecure transport was allowed (`options.allowInsecure`). */
   readonly allowInsecure: boolean;
   /**
+   * The TLS value to apply and where it came from, for error messages: the config's `given`
+   * value (named `setting`), else the `*_SSL` variable, else `true` (TLS on).
+   */
+  tls(given: unknown, setting: string): { readonly value: unknown; readonly setting: string };
+  /**
    * The user name to sign in with `token`: {@link user}, else the name in the token.
    * @throws EntraAuthError `USERNAME_UNRESOLVED` when the token names nobody either.
    */
@@ -49,6 +54,12 @@ export interface EntraTarget {
   /** {@link user}, or the name in the provider's current token (fetched if needed). */
   resolveUser(options?: GetEntraTokenOptions): Promise<string>;
 }
+
+const SSL_VARIABLE_PREFIX: Readonly<Record<Engine, string>> = {
+  postgresql: "AZURE_POSTGRESQL_",
+  mysql: "AZURE_MYSQL_",
+  sqlserver: "AZURE_SQL_",
+};
 
 /** The host variable libpq and pg read when a config has no host. */
 const DRIVER_HOST_VARIABLE: Partial<Record<Engine, string>> = { postgresql: "PGHOST" };
@@ -98,6 +109,12 @@ export function resolveEntraTarget(
     scope,
     provider,
     allowInsecure: options.allowInsecure === true,
+    tls(given: unknown, setting: string) {
+      if (given !== undefined) return { value: given, setting };
+      if (settings.ssl !== undefined)
+        return { value: settings.ssl, setting: `${SSL_VARIABLE_PREFIX[engine]}SSL` };
+      return { value: true, setting };
+    },
     userFor,
     async resolveUser(getOptions?: GetEntraTokenOptions) {
       if (user !== undefined) return user;

@@ -133,19 +133,13 @@ export async function createCertificateAuthority(
     ca,
     caKey,
     async issue(issue: IssueCertificateOptions): Promise<IssuedCertificate> {
-      const keys = await generateKeys();
-      const leaf = await buildCertificate(x509, {
-        keys,
-        subject: subjectFor(issue.names),
-        issuer: signer,
-        names: issue.names,
-        authority: false,
-        ...validity(now(), issue.validityInDays ?? validityInDays),
-      });
-      return Object.freeze({
-        key: await exportPrivateKey(x509, keys.privateKey),
-        cert: `${leaf}\n${chainTail}`,
-      });
+      const leaf = await buildLeaf(
+        x509,
+        issue.names,
+        signer,
+        validity(now(), issue.validityInDays ?? validityInDays),
+      );
+      return Object.freeze({ key: leaf.key, cert: `${leaf.cert}${chainTail}` });
     },
   });
 }
@@ -183,16 +177,27 @@ export async function createSelfSignedCertificate(
   options: IssueCertificateOptions & { readonly now?: () => number },
 ): Promise<IssuedCertificate> {
   const x509 = await loadX509();
+  const span = validity((options.now ?? Date.now)(), options.validityInDays ?? DEFAULT_VALIDITY_IN_DAYS);
+  return Object.freeze(await buildLeaf(x509, options.names, undefined, span));
+}
+
+/** A server certificate for `names` with a fresh key, signed by `issuer` (self-signed without one). */
+async function buildLeaf(
+  x509: X509,
+  names: readonly string[],
+  issuer: Signer | undefined,
+  span: ReturnType<typeof validity>,
+): Promise<IssuedCertificate> {
   const keys = await generateKeys();
   const certificate = await buildCertificate(x509, {
     keys,
-    subject: subjectFor(options.names),
-    issuer: undefined,
-    names: options.names,
+    subject: subjectFor(names),
+    issuer,
+    names,
     authority: false,
-    ...validity((options.now ?? Date.now)(), options.validityInDays ?? DEFAULT_VALIDITY_IN_DAYS),
+    ...span,
   });
-  return Object.freeze({ key: await exportPrivateKey(x509, keys.privateKey), cert: `${certificate}\n` });
+  return { key: await exportPrivateKey(x509, keys.privateKey), cert: `${certificate}\n` };
 }
 
 const ecdsaSigning = { name: "ECDSA", hash: "SHA-256" } as const;

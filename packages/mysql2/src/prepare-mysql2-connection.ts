@@ -139,15 +139,11 @@ export function prepareMysql2Connection(
   }
 
   const target = resolveEntraTarget("mysql", merged, options);
-  const sslSetting =
-    explicit.ssl !== undefined
-      ? "ssl"
-      : fromUri.ssl !== undefined
-        ? "ssl in uri"
-        : target.settings.ssl !== undefined
-          ? "AZURE_MYSQL_SSL"
-          : "ssl";
-  const { ssl, finding } = resolveSsl(merged.ssl ?? target.settings.ssl ?? true, sslSetting);
+  const tls = target.tls(
+    merged.ssl,
+    explicit.ssl === undefined && fromUri.ssl !== undefined ? "ssl in uri" : "ssl",
+  );
+  const { ssl, finding } = resolveSsl(tls.value, tls.setting);
   assertSecureTls(finding, { allowInsecure: target.allowInsecure });
   if (merged.insecureAuth === true) {
     assertSecureTls(

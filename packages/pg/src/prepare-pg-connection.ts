@@ -95,11 +95,14 @@ export function preparePgConnection(config?: PgEntraConfig, options: EntraOption
   }
 
   const target = resolveEntraTarget("postgresql", merged, options);
-  const given = merged.ssl ?? target.settings.ssl ?? true;
-  assertSecureTls(inspectTlsValue(given, connectionString ? "sslmode in connectionString" : "ssl"), {
-    allowInsecure: target.allowInsecure,
-  });
-  const ssl = target.allowInsecure ? given : verifyingSsl(given);
+  const tls = target.tls(
+    merged.ssl,
+    connectionString && fromUrl.ssl !== undefined ? "sslmode in connectionString" : "ssl",
+  );
+  assertSecureTls(inspectTlsValue(tls.value, tls.setting), { allowInsecure: target.allowInsecure });
+  const ssl = (
+    target.allowInsecure ? tls.value : verifyingSsl(tls.value as PgEntraConfig["ssl"])
+  ) as PgEntraConfig["ssl"];
   const servername =
     typeof ssl === "object" && ssl !== null ? (ssl as { servername?: string }).servername : undefined;
 

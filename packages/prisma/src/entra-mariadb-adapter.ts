@@ -176,10 +176,8 @@ export function createEntraMariaDbAdapter(
   }
   const target = resolveEntraTarget("mysql", rest, options);
   const { host, port, database } = target;
-  const { ssl, finding } = resolveMariadbSsl(
-    rest.ssl ?? target.settings.ssl ?? true,
-    rest.ssl === undefined && target.settings.ssl !== undefined ? "AZURE_MYSQL_SSL" : "ssl",
-  );
+  const tls = target.tls(rest.ssl, "ssl");
+  const { ssl, finding } = resolveMariadbSsl(tls.value, tls.setting);
   assertSecureTls(finding, { allowInsecure: target.allowInsecure });
 
   const poolConfig: Record<string, unknown> = {

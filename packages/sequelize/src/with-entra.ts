@@ -186,13 +186,8 @@ function forMariadb<T extends SequelizeEntraOptions>(input: T, options: EntraOpt
     },
     options,
   );
-  const sslSetting =
-    dialectOptions.ssl !== undefined
-      ? "dialectOptions.ssl"
-      : target.settings.ssl !== undefined
-        ? "AZURE_MYSQL_SSL"
-        : "dialectOptions.ssl";
-  const { ssl, finding } = resolveMariadbSsl(dialectOptions.ssl ?? target.settings.ssl ?? true, sslSetting);
+  const tls = target.tls(dialectOptions.ssl, "dialectOptions.ssl");
+  const { ssl, finding } = resolveMariadbSsl(tls.value, tls.setting);
   assertSecureTls(finding, { allowInsecure: target.allowInsecure });
 
   const load = mariadbLoader(input.dialectModule, input.dialectModulePath);

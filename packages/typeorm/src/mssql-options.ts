@@ -59,10 +59,7 @@ export function withEntraMssql(view: SqlServerOptionsView, options: EntraOptions
     const wired = wireNode(view, view, connection, options);
     return {
       ...withoutUrl,
-      ...nodeFields(wired),
-      username: undefined,
-      password: undefined,
-      authentication: undefined,
+      ...entraNodeFields(wired),
       ...(extraHasOptions ? {} : { options: wired.options }),
       extra: sharedExtra(rest, wired, extraHasOptions),
     };
@@ -74,13 +71,7 @@ export function withEntraMssql(view: SqlServerOptionsView, options: EntraOptions
   ) as [WiredMssql, ...WiredMssql[]];
   const stripped = (node: ConnectionCredentials, wired: WiredMssql) => {
     const { url: _nodeUrl, ...fields } = node;
-    return {
-      ...fields,
-      ...nodeFields(wired),
-      username: undefined,
-      password: undefined,
-      authentication: undefined,
-    };
+    return { ...fields, ...entraNodeFields(wired) };
   };
   return {
     ...withoutUrl,
@@ -122,6 +113,11 @@ function wireNode(
 }
 
 /** The TypeORM connection fields of a wired node: `host`, `port`, `database`. */
+/** A node's wired fields, with TypeORM's own credential fields cleared: the token credential signs in. */
+function entraNodeFields(wired: WiredMssql): Record<string, unknown> {
+  return { ...nodeFields(wired), username: undefined, password: undefined, authentication: undefined };
+}
+
 function nodeFields(wired: WiredMssql): Record<string, unknown> {
   return withoutUndefined({ host: wired.server, port: toPort(wired.port), database: wired.database });
 }

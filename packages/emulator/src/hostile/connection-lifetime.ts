@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { HostileConnectionContext } from "./hostile-connection-context.js";
 
 /** How long a refused client may take to close before its socket is destroyed. */
@@ -69,4 +70,35 @@ export class ConnectionLifetime {
     }, this.#context.idleTimeoutInMs);
     this.#idle.unref();
   }
+}
+
+/** What {@link watchSocket} wires a raw client socket to. */
+export interface WatchedSocket {
+  /** Answers a client that went quiet (the engine's authentication failure). */
+  readonly onIdle: () => void;
+  /** The socket currently written to: the raw one, or the TLS socket on top of it. */
+  readonly client: () => Socket;
+  /** Receives the raw socket's plaintext chunks until TLS takes over. */
+  readonly onData: (chunk: Buffer) => void;
+}
+
+/**
+ * Starts the lifetime of a hostile connection on a raw client socket (PostgreSQL and MySQL): its
+ * errors and close destroy the connection, its data goes to `onData`, and tearing down destroys
+ * both the client socket and the raw one.
+ */
+export function watchSocket(
+  raw: Socket,
+  context: HostileConnectionContext,
+  forget: () => void,
+  watched: WatchedSocket,
+): ConnectionLifetime {
+  const lifetime = new ConnectionLifetime(context, forget, watched.onIdle, () => {
+    watched.client().destroy();
+    raw.destroy();
+  });
+  raw.on("error", () => lifetime.destroy());
+  raw.on("close", () => lifetime.destroy());
+  raw.on("data", watched.onData);
+  return lifetime;
 }

@@ -1,19 +1,10 @@
 import { randomInt } from "node:crypto";
 import type { Socket } from "node:net";
 import { acceptTls } from "../accept-tls.js";
-import {
-  buildClearPasswordSwitch,
-  buildErrorPacket,
-  buildHandshake,
-  buildPacket,
-  MYSQL_MAX_LOGIN_PACKET_LENGTH,
-  MysqlCapability,
-  MysqlPacketReader,
-  parseClientFirstPacket,
-} from "../mysql/mysql-packets.js";
+import * as packets from "../mysql/mysql-packets.js";
 import { personaGreeting } from "../mysql/mysql-persona.js";
 import { remoteAddressOf } from "../remote-address.js";
-import { ConnectionLifetime } from "./connection-lifetime.js";
+import { type ConnectionLifetime, watchSocket } from "./connection-lifetime.js";
 import { type HostileConnectionContext, presentsTls } from "./hostile-connection-context.js";
 
 type Phase = "handshake" | "password" | "refused";
@@ -31,7 +22,7 @@ export class HostileMysqlConnection {
   readonly #raw: Socket;
   readonly #context: HostileConnectionContext;
   readonly #lifetime: ConnectionLifetime;
-  readonly #reader = new MysqlPacketReader(MYSQL_MAX_LOGIN_PACKET_LENGTH + 4);
+  readonly #reader = new packets.MysqlPacketReader(packets.MYSQL_MAX_LOGIN_PACKET_LENGTH + 4);
   readonly #remoteAddress: string;
   #client: Socket;
   #phase: Phase = "handshake";
@@ -48,21 +39,14 @@ export class HostileMysqlConnection {
     this.#client = raw;
     this.#context = context;
     this.#remoteAddress = remoteAddressOf(raw);
-    this.#lifetime = new ConnectionLifetime(
-      context,
-      forget,
-      () => this.#refuse(),
-      () => {
-        this.#client.destroy();
-        raw.destroy();
-      },
-    );
-    raw.on("error", () => this.destroy());
-    raw.on("close", () => this.destroy());
-    raw.on("data", this.#onData);
+    this.#lifetime = watchSocket(raw, context, forget, {
+      onIdle: () => this.#refuse(),
+      client: () => this.#client,
+      onData: this.#onData,
+    });
     const cleartextFirst = context.mode === "cleartext-first";
     this.#write(
-      buildHandshake(
+      packets.buildHandshake(
         personaGreeting(context.persona, {
           connectionId: FIRST_THREAD_ID + context.connectionNumber,
           authPluginData: scramble(),
@@ -79,7 +63,7 @@ export class HostileMysqlConnection {
   }
 
   #write(payload: Buffer): void {
-    this.#client.write(buildPacket(this.#sequenceId, payload));
+    this.#client.write(packets.buildPacket(this.#sequenceId, payload));
     this.#sequenceId = (this.#sequenceId + 1) & 0xff;
   }
 
@@ -89,7 +73,7 @@ export class HostileMysqlConnection {
     try {
       this.#reader.push(chunk);
       while (this.#phase !== "refused" && !this.#lifetime.finished) {
-        const packet = this.#reader.readPacket(MYSQL_MAX_LOGIN_PACKET_LENGTH);
+        const packet = this.#reader.readPacket(packets.MYSQL_MAX_LOGIN_PACKET_LENGTH);
         if (packet === undefined) return;
         // Lenient: answer whatever sequence id the client used, so it reads our reply.
         this.#sequenceId = (packet.sequenceId + 1) & 0xff;
@@ -102,7 +86,7 @@ export class HostileMysqlConnection {
   }
 
   #onFirstPacket(payload: Buffer): void {
-    const packet = parseClientFirstPacket(payload);
+    const packet = packets.parseClientFirstPacket(payload);
     this.#protocol41 = true;
     if (packet.kind === "ssl-request") {
       // A client that insists on TLS the greeting did not offer (or asks twice) is just closed.
@@ -113,12 +97,12 @@ export class HostileMysqlConnection {
     this.#user = packet.user;
     const passwordInFirstPacket =
       packet.authPluginName === "mysql_clear_password" && packet.authResponse.length > 0;
-    if (passwordInFirstPacket || !(packet.capabilities & MysqlCapability.pluginAuth)) {
+    if (passwordInFirstPacket || !(packet.capabilities & packets.MysqlCapability.pluginAuth)) {
       this.#refuse();
       return;
     }
     this.#phase = "password";
-    this.#write(buildClearPasswordSwitch());
+    this.#write(packets.buildClearPasswordSwitch());
   }
 
   #upgradeToTls(): void {
@@ -137,9 +121,9 @@ export class HostileMysqlConnection {
     if (this.#lifetime.finished) return;
     this.#phase = "refused";
     this.#client.end(
-      buildPacket(
+      packets.buildPacket(
         this.#sequenceId,
-        buildErrorPacket({
+        packets.buildErrorPacket({
           code: 1045,
           sqlState: this.#protocol41 ? "28000" : undefined,
           message: `Access denied for user '${this.#user}'@'${this.#remoteAddress}' (using password: YES)`,

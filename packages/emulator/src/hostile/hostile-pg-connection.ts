@@ -7,7 +7,7 @@ import {
   PgFrameReader,
   parseStartupPacket,
 } from "../pg/pg-messages.js";
-import { ConnectionLifetime } from "./connection-lifetime.js";
+import { type ConnectionLifetime, watchSocket } from "./connection-lifetime.js";
 import { type HostileConnectionContext, presentsTls } from "./hostile-connection-context.js";
 
 type Phase = "startup" | "password" | "refused";
@@ -32,18 +32,11 @@ export class HostilePgConnection {
     this.#raw = raw;
     this.#client = raw;
     this.#context = context;
-    this.#lifetime = new ConnectionLifetime(
-      context,
-      forget,
-      () => this.#refuse(),
-      () => {
-        this.#client.destroy();
-        raw.destroy();
-      },
-    );
-    raw.on("error", () => this.destroy());
-    raw.on("close", () => this.destroy());
-    raw.on("data", this.#onData);
+    this.#lifetime = watchSocket(raw, context, forget, {
+      onIdle: () => this.#refuse(),
+      client: () => this.#client,
+      onData: this.#onData,
+    });
   }
 
   /** Destroys the connection. Idempotent. */

@@ -81,17 +81,10 @@ export class HostileTdsConnection {
   }
 
   #handle(message: TdsMessage): void {
-    switch (this.#phase) {
-      case "prelogin":
-        this.#onPrelogin(message);
-        return;
-      case "login7":
-        this.#onLogin7(message);
-        return;
-      default:
-        // The FEDAUTH_TOKEN (or anything else): the token, if any, is recorded.
-        this.#refuse();
-    }
+    if (this.#phase === "prelogin") this.#onPrelogin(message);
+    else if (this.#phase === "login7") this.#onLogin7(message);
+    // The FEDAUTH_TOKEN (or anything else): the token, if any, is recorded.
+    else this.#refuse();
   }
 
   #onPrelogin(message: TdsMessage): void {
