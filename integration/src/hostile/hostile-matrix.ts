@@ -43,6 +43,33 @@ export interface HostileTarget {
   readonly refusedUpFront: readonly string[];
 }
 
+/**
+ * A target built from TLS settings: each setting makes the value `connect` receives (an `ssl`
+ * option, a URL, tedious options...), and `connect` opens, queries and closes with the adapter.
+ * `extra` adds attempts that do not fit that shape.
+ */
+export function hostileTarget<Tls>(spec: {
+  readonly name: string;
+  readonly engine: HostileEngine;
+  readonly tlsSettings: Readonly<Record<string, (server: HostileAddress) => Tls>> & {
+    readonly defaults: (server: HostileAddress) => Tls;
+  };
+  readonly connect: (server: HostileAddress, tls: Tls, options: EntraOptions) => Promise<unknown>;
+  readonly extra?: Readonly<Record<string, HostileAttempt>>;
+  readonly refusedUpFront?: readonly string[];
+}): HostileTarget {
+  const settings: Record<string, HostileAttempt> = {};
+  for (const [setting, tls] of Object.entries(spec.tlsSettings)) {
+    settings[setting] = (server, options) => spec.connect(server, tls(server), options);
+  }
+  return {
+    name: spec.name,
+    engine: spec.engine,
+    settings: { ...settings, ...spec.extra } as HostileTarget["settings"],
+    refusedUpFront: spec.refusedUpFront ?? [],
+  };
+}
+
 /** How an attempt ended. */
 type Outcome =
   | "refused before any I/O"

@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import type { EntraOptions } from "@org/entra-core";
 import { withEntra as withKnexEntra } from "@org/knex-entra";
 import { withEntra as withMysql2Entra } from "@org/mysql2-entra";
 import { createEntraAdapter } from "@org/prisma-entra";
@@ -7,48 +8,43 @@ import { withEntra as withTypeormEntra } from "@org/typeorm-entra";
 import mariadbLatest from "mariadb";
 import mariadb345 from "mariadb345";
 import mysql from "mysql2/promise";
-import type { HostileAddress, HostileAttempt, HostileTarget } from "./hostile-matrix.js";
+import { type HostileAddress, type HostileTarget, hostileTarget } from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
 
+/** How a setting reaches an adapter: an `ssl` value (absent for the defaults) or a connection URL. */
+interface MysqlTls {
+  readonly ssl?: boolean | Record<string, unknown>;
+  readonly url?: string;
+}
+
 /** The TLS settings users write for MySQL (Azure's Node.js sample passes `ssl: { ca }`). */
-const SSL_SETTINGS = {
-  defaults: () => undefined,
-  "ssl: true": () => true,
-  "ssl: {} (chain only in plain mysql2)": () => ({}),
-  "ssl: { ca }": (server: HostileAddress) => ({ ca: server.ca }),
-  "ssl: { ca, checkServerIdentity }": (server: HostileAddress) => ({
-    ca: server.ca,
-    checkServerIdentity: () => undefined,
+const TLS_SETTINGS = {
+  defaults: (): MysqlTls => ({}),
+  "ssl: true": (): MysqlTls => ({ ssl: true }),
+  "ssl: {} (chain only in plain mysql2)": (): MysqlTls => ({ ssl: {} }),
+  "ssl: { ca }": (server: HostileAddress): MysqlTls => ({ ssl: { ca: server.ca } }),
+  "ssl: { ca, checkServerIdentity }": (server: HostileAddress): MysqlTls => ({
+    ssl: { ca: server.ca, checkServerIdentity: () => undefined },
   }),
-} as const;
+};
 
-const REFUSED_UP_FRONT = ["ssl: { ca, checkServerIdentity }"];
+/** For the adapters that take a URL. */
+const URL_SETTING = {
+  "connection URL (mysql://user@host:port/db)": (server: HostileAddress): MysqlTls => ({
+    url: `mysql://hostile-canary@${server.host}:${server.port}/test`,
+  }),
+};
 
-type SslValue = ReturnType<(typeof SSL_SETTINGS)[keyof typeof SSL_SETTINGS]>;
-type Connect = (
-  server: HostileAddress,
-  tls: { ssl?: SslValue; url?: string },
-  options: Parameters<HostileAttempt>[1],
-) => Promise<unknown>;
+type Connect = (server: HostileAddress, tls: MysqlTls, options: EntraOptions) => Promise<unknown>;
 
 function target(name: string, connect: Connect, acceptsUrl: boolean): HostileTarget {
-  const settings: Record<string, HostileAttempt> = {};
-  for (const [setting, ssl] of Object.entries(SSL_SETTINGS)) {
-    settings[setting] = (server, options) => {
-      const value = ssl(server);
-      return connect(server, value === undefined ? {} : { ssl: value }, options);
-    };
-  }
-  if (acceptsUrl) {
-    settings["connection URL (mysql://user@host:port/db)"] = (server, options) =>
-      connect(server, { url: `mysql://hostile-canary@${server.host}:${server.port}/test` }, options);
-  }
-  return {
+  return hostileTarget({
     name,
     engine: "mysql",
-    settings: settings as HostileTarget["settings"],
-    refusedUpFront: REFUSED_UP_FRONT,
-  };
+    tlsSettings: acceptsUrl ? { ...TLS_SETTINGS, ...URL_SETTING } : TLS_SETTINGS,
+    connect,
+    refusedUpFront: ["ssl: { ca, checkServerIdentity }"],
+  });
 }
 
 const fields = (server: HostileAddress) => ({ host: server.host, port: server.port, database: "test" });

@@ -1,58 +1,46 @@
 import "reflect-metadata";
+import type { EntraOptions } from "@org/entra-core";
 import { withEntra as withKnexEntra } from "@org/knex-entra";
 import { withEntra as withPgEntra } from "@org/pg-entra";
 import { createEntraAdapter } from "@org/prisma-entra";
 import { withEntra as withSequelizeEntra } from "@org/sequelize-entra";
 import { withEntra as withTypeormEntra } from "@org/typeorm-entra";
 import pg from "pg";
-import type { HostileAddress, HostileAttempt, HostileTarget } from "./hostile-matrix.js";
+import { type HostileAddress, type HostileTarget, hostileTarget } from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
 
-/** The TLS settings users write for PostgreSQL, as the `ssl` value (or its absence). */
-const SSL_SETTINGS = {
-  defaults: () => undefined,
-  "ssl: true": () => true,
-  "ssl: { ca }": (server: HostileAddress) => ({ ca: server.ca }),
-  "ssl: { ca, checkServerIdentity }": (server: HostileAddress) => ({
-    ca: server.ca,
-    checkServerIdentity: () => undefined,
-  }),
-} as const;
-
-/** Settings the adapters must refuse before any I/O. */
-const REFUSED_UP_FRONT = ["ssl: { ca, checkServerIdentity }"];
-
-/** The Azure portal's connection string for PostgreSQL flexible server (libpq URL form, `sslmode=require`). */
-function portalUrl(server: HostileAddress): string {
-  return `postgresql://hostile-canary@${server.host}:${server.port}/postgres?sslmode=require`;
+/** How a setting reaches an adapter: an `ssl` value (absent for the defaults) or a connection URL. */
+interface PgTls {
+  readonly ssl?: boolean | Record<string, unknown>;
+  readonly url?: string;
 }
 
-type SslValue = ReturnType<(typeof SSL_SETTINGS)[keyof typeof SSL_SETTINGS]>;
+/** The TLS settings users write for PostgreSQL, including the Azure portal's connection string. */
+const TLS_SETTINGS = {
+  defaults: (): PgTls => ({}),
+  "ssl: true": (): PgTls => ({ ssl: true }),
+  "ssl: { ca }": (server: HostileAddress): PgTls => ({ ssl: { ca: server.ca } }),
+  "ssl: { ca, checkServerIdentity }": (server: HostileAddress): PgTls => ({
+    ssl: { ca: server.ca, checkServerIdentity: () => undefined },
+  }),
+  // The portal's libpq URL for PostgreSQL flexible server.
+  "portal connection string (sslmode=require)": (server: HostileAddress): PgTls => ({
+    url: `postgresql://hostile-canary@${server.host}:${server.port}/postgres?sslmode=require`,
+  }),
+};
 
-/** One target per adapter: `connect(server, ssl | url, options)` opens, queries, closes. */
+/** One target per adapter: `connect(server, { ssl } | { url }, options)` opens, queries, closes. */
 function target(
   name: string,
-  connect: (
-    server: HostileAddress,
-    tls: { ssl?: SslValue; url?: string },
-    options: Parameters<HostileAttempt>[1],
-  ) => Promise<unknown>,
+  connect: (server: HostileAddress, tls: PgTls, options: EntraOptions) => Promise<unknown>,
 ): HostileTarget {
-  const settings: Record<string, HostileAttempt> = {};
-  for (const [setting, ssl] of Object.entries(SSL_SETTINGS)) {
-    settings[setting] = (server, options) => {
-      const value = ssl(server);
-      return connect(server, value === undefined ? {} : { ssl: value }, options);
-    };
-  }
-  settings["portal connection string (sslmode=require)"] = (server, options) =>
-    connect(server, { url: portalUrl(server) }, options);
-  return {
+  return hostileTarget({
     name,
     engine: "postgresql",
-    settings: settings as HostileTarget["settings"],
-    refusedUpFront: REFUSED_UP_FRONT,
-  };
+    tlsSettings: TLS_SETTINGS,
+    connect,
+    refusedUpFront: ["ssl: { ca, checkServerIdentity }"],
+  });
 }
 
 const CONNECT_TIMEOUT_IN_MS = 10_000;

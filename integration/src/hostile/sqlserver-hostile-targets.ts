@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import type { EntraOptions } from "@org/entra-core";
 import { withEntra as withKnexEntra } from "@org/knex-entra";
 import { withEntra as withMssqlEntra } from "@org/mssql-entra";
 import { createEntraAdapter } from "@org/prisma-entra";
@@ -8,7 +9,12 @@ import { withEntra as withTypeormEntra } from "@org/typeorm-entra";
 import type { Knex } from "knex";
 import mssql from "mssql";
 import { Connection } from "tedious";
-import type { HostileAddress, HostileAttempt, HostileTarget } from "./hostile-matrix.js";
+import {
+  type HostileAddress,
+  type HostileAttempt,
+  type HostileTarget,
+  hostileTarget,
+} from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
 
 /** The tedious `options` users write for Azure SQL (TLS-wise). */
@@ -26,23 +32,10 @@ const TLS_SETTINGS = {
 } as const;
 
 type TediousTls = Record<string, unknown>;
-type Connect = (
-  server: HostileAddress,
-  tls: TediousTls,
-  options: Parameters<HostileAttempt>[1],
-) => Promise<unknown>;
+type Connect = (server: HostileAddress, tls: TediousTls, options: EntraOptions) => Promise<unknown>;
 
 function target(name: string, connect: Connect, extra: Record<string, HostileAttempt> = {}): HostileTarget {
-  const settings: Record<string, HostileAttempt> = {};
-  for (const [setting, tls] of Object.entries(TLS_SETTINGS)) {
-    settings[setting] = (server, options) => connect(server, tls(server), options);
-  }
-  return {
-    name,
-    engine: "sqlserver",
-    settings: { ...settings, ...extra } as HostileTarget["settings"],
-    refusedUpFront: [],
-  };
+  return hostileTarget<TediousTls>({ name, engine: "sqlserver", tlsSettings: TLS_SETTINGS, connect, extra });
 }
 
 function connectTedious(connection: Connection): Promise<void> {

@@ -41,5 +41,4 @@ export {
   inspectTlsPeer,
   inspectTlsValue,
   secureSqlEncryption,
-  strictSqlEncryption,
 } from "./tls-policy.js";

@@ -1,5 +1,6 @@
 import { deriveUsername } from "./derive-username.js";
 import { logger } from "./logger.js";
+import { serviceConnectorVariable } from "./resolve-settings.js";
 import type { Engine } from "./scope-for.js";
 import {
   describeServerAuthError,
@@ -25,12 +26,6 @@ export interface ServerRejection {
   /** What holds the refused token: invalidated when the server says it is expired or invalid. */
   readonly provider?: { invalidate(): void } | undefined;
 }
-
-const USER_VARIABLE: Readonly<Record<Engine, string | undefined>> = {
-  postgresql: "AZURE_POSTGRESQL_USER",
-  mysql: "AZURE_MYSQL_USER",
-  sqlserver: undefined,
-};
 
 const ENGINE_NAME: Readonly<Record<Engine, string>> = {
   postgresql: "PostgreSQL",
@@ -69,11 +64,11 @@ export function reactToServerRejection(
     rejection.provider.invalidate();
   }
   let hint = described.hint;
-  const variable = USER_VARIABLE[rejection.engine];
-  if (described.code === "PRINCIPAL_UNKNOWN" && rejection.token && variable) {
+  // Azure SQL takes no user name: its principal is the token's.
+  if (described.code === "PRINCIPAL_UNKNOWN" && rejection.token && rejection.engine !== "sqlserver") {
     const owner = deriveUsername(rejection.token);
     if (owner && owner !== rejection.user) {
-      hint += ` The token belongs to "${owner}"; pass \`${rejection.userSetting ?? "user"}: "${owner}"\` or set ${variable}.`;
+      hint += ` The token belongs to "${owner}"; pass \`${rejection.userSetting ?? "user"}: "${owner}"\` or set ${serviceConnectorVariable(rejection.engine, "USER")}.`;
     }
   }
   error.message = `${error.message} [${rejection.adapter} ${described.code}] ${hint}`;

@@ -1,7 +1,7 @@
 import type { EntraOptions } from "./entra-options.js";
 import type { EntraTokenProvider, GetEntraTokenOptions } from "./entra-token-provider.js";
 import { getSharedTokenProvider } from "./get-shared-token-provider.js";
-import { type ResolvedSettings, resolveSettings } from "./resolve-settings.js";
+import { type ResolvedSettings, resolveSettings, serviceConnectorVariable } from "./resolve-settings.js";
 import { resolveUsername } from "./resolve-username.js";
 import { type Engine, scopeFor } from "./scope-for.js";
 
@@ -55,12 +55,6 @@ export interface EntraTarget {
   resolveUser(options?: GetEntraTokenOptions): Promise<string>;
 }
 
-const SSL_VARIABLE_PREFIX: Readonly<Record<Engine, string>> = {
-  postgresql: "AZURE_POSTGRESQL_",
-  mysql: "AZURE_MYSQL_",
-  sqlserver: "AZURE_SQL_",
-};
-
 /** The host variable libpq and pg read when a config has no host. */
 const DRIVER_HOST_VARIABLE: Partial<Record<Engine, string>> = { postgresql: "PGHOST" };
 
@@ -112,7 +106,7 @@ export function resolveEntraTarget(
     tls(given: unknown, setting: string) {
       if (given !== undefined) return { value: given, setting };
       if (settings.ssl !== undefined)
-        return { value: settings.ssl, setting: `${SSL_VARIABLE_PREFIX[engine]}SSL` };
+        return { value: settings.ssl, setting: serviceConnectorVariable(engine, "SSL") };
       return { value: true, setting };
     },
     userFor,

@@ -27,6 +27,14 @@ const PREFIX: Readonly<Record<Engine, string>> = {
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * The name of an engine's Service Connector variable, e.g. `AZURE_MYSQL_USER` for
+ * `("mysql", "USER")`. Azure SQL's use the prefix `AZURE_SQL_`.
+ */
+export function serviceConnectorVariable(engine: Engine, suffix: string): string {
+  return `${PREFIX[engine]}${suffix}`;
+}
+
 function invalid(name: string, message: string): EntraAuthError {
   return new EntraAuthError("INVALID_SETTING", `${name} ${message}`, {
     hint: `Fix or unset ${name} (it is normally set by Azure Service Connector).`,

@@ -1,5 +1,6 @@
 import { deriveUsername } from "./derive-username.js";
 import { EntraAuthError } from "./entra-auth-error.js";
+import { serviceConnectorVariable } from "./resolve-settings.js";
 import type { Engine } from "./scope-for.js";
 
 /** Input of {@link resolveUsername}: the sources, in the order they are tried. */
@@ -13,12 +14,6 @@ export interface ResolveUsernameInput {
   /** The engine, so that the error names its `*_USER` variable. */
   readonly engine?: Engine | undefined;
 }
-
-const USER_VARIABLE: Readonly<Record<Engine, string>> = {
-  postgresql: "AZURE_POSTGRESQL_USER",
-  mysql: "AZURE_MYSQL_USER",
-  sqlserver: "AZURE_SQL_USER",
-};
 
 /**
  * Picks the database username: `explicit`, else `envUser`, else the token's claims (the first
@@ -36,7 +31,9 @@ export function resolveUsername(input: ResolveUsernameInput): string {
   if (input.envUser) return input.envUser;
   const derived = input.token ? deriveUsername(input.token) : undefined;
   if (derived) return derived;
-  const variable = input.engine ? USER_VARIABLE[input.engine] : "the Service Connector *_USER variable";
+  const variable = input.engine
+    ? serviceConnectorVariable(input.engine, "USER")
+    : "the Service Connector *_USER variable";
   throw new EntraAuthError(
     "USERNAME_UNRESOLVED",
     "No database username was given and none could be read from the token.",

@@ -104,6 +104,7 @@ const ownHooks = new WeakSet<object>();
  * ```
  *
  * @param config - Your mysql2 `ConnectionOptions` / `PoolOptions`. Defaults to `{}` (Service Connector variables).
+ * @param naming - How the caller's options name the settings, for error messages.
  * @throws EntraAuthError `INSECURE_TRANSPORT`, `INVALID_SETTING` (static password, conflicting
  *   auth hooks, malformed `AZURE_MYSQL_*` variable) or `USERNAME_UNRESOLVED` (no user and a custom
  *   `stream`), before any I/O.
@@ -111,6 +112,7 @@ const ownHooks = new WeakSet<object>();
 export function prepareMysql2Connection(
   config?: Mysql2EntraConfig,
   options: EntraOptions = {},
+  naming: { readonly sslSetting?: string } = {},
 ): Mysql2EntraConnection {
   const { uri, ...rest } = config ?? {};
   const fromUri = uri ? parseUri(uri) : {};
@@ -141,7 +143,7 @@ export function prepareMysql2Connection(
   const target = resolveEntraTarget("mysql", merged, options);
   const tls = target.tls(
     merged.ssl,
-    explicit.ssl === undefined && fromUri.ssl !== undefined ? "ssl in uri" : "ssl",
+    explicit.ssl === undefined && fromUri.ssl !== undefined ? "ssl in uri" : (naming.sslSetting ?? "ssl"),
   );
   const { ssl, finding } = resolveSsl(tls.value, tls.setting);
   assertSecureTls(finding, { allowInsecure: target.allowInsecure });

@@ -40,6 +40,12 @@ export interface PgEntraConnection {
   userLearningClient(Base?: PgClientConstructor): PgClientConstructor;
 }
 
+/** How an adapter built on this one names its settings in error messages. */
+export interface PrepareNaming {
+  /** Where the `ssl` value came from in the caller's own options, e.g. `dialectOptions.ssl`. Defaults to `ssl`. */
+  readonly sslSetting?: string;
+}
+
 /** pg calls the password function with `this` bound to the connecting `pg.Client`. */
 type PasswordFunction = (this: unknown) => Promise<string>;
 
@@ -79,10 +85,15 @@ interface ConnectingClient {
  * ```
  *
  * @param config - Your pg `PoolConfig` / `ClientConfig`. Defaults to `{}` (Service Connector variables).
+ * @param naming - How the caller's options name the settings, for error messages.
  * @throws EntraAuthError `INSECURE_TRANSPORT`, or `INVALID_SETTING` (a static password, a
  *   malformed `AZURE_POSTGRESQL_*` variable), before any I/O.
  */
-export function preparePgConnection(config?: PgEntraConfig, options: EntraOptions = {}): PgEntraConnection {
+export function preparePgConnection(
+  config?: PgEntraConfig,
+  options: EntraOptions = {},
+  naming: PrepareNaming = {},
+): PgEntraConnection {
   const { connectionString, ...rest } = config ?? {};
   const fromUrl = connectionString ? parseConnectionString(connectionString) : {};
   // pg lets the URL win over explicit fields; keep that precedence.
@@ -97,7 +108,9 @@ export function preparePgConnection(config?: PgEntraConfig, options: EntraOption
   const target = resolveEntraTarget("postgresql", merged, options);
   const tls = target.tls(
     merged.ssl,
-    connectionString && fromUrl.ssl !== undefined ? "sslmode in connectionString" : "ssl",
+    connectionString && fromUrl.ssl !== undefined
+      ? "sslmode in connectionString"
+      : (naming.sslSetting ?? "ssl"),
   );
   assertSecureTls(inspectTlsValue(tls.value, tls.setting), { allowInsecure: target.allowInsecure });
   const ssl = (

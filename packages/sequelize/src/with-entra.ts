@@ -3,7 +3,6 @@ import {
   EntraAuthError,
   type EntraOptions,
   type EntraTarget,
-  inspectTlsValue,
   resolveEntraTarget,
   resolveMariadbSsl,
 } from "@org/entra-core";
@@ -114,8 +113,6 @@ export function withEntra<T extends SequelizeEntraOptions = SequelizeEntraOption
 
 function forPostgres<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
   const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
-  // pg-entra checks `ssl` too; this names the Sequelize setting in the error.
-  if (!options.allowInsecure) checkTls(dialectOptions.ssl, options);
   const { config: pgConfig, target } = preparePgConnection(
     defined({
       host: nonEmpty(input.host),
@@ -125,6 +122,7 @@ function forPostgres<T extends SequelizeEntraOptions>(input: T, options: EntraOp
       ssl: dialectOptions.ssl as boolean | undefined,
     }),
     options,
+    { sslSetting: "dialectOptions.ssl" },
   );
   const result = {
     ...input,
@@ -149,7 +147,6 @@ function forPostgres<T extends SequelizeEntraOptions>(input: T, options: EntraOp
 
 function forMysql<T extends SequelizeEntraOptions>(input: T, options: EntraOptions): T {
   const dialectOptions = { ...(input.dialectOptions as DialectOptions | undefined) };
-  if (!options.allowInsecure) checkTls(dialectOptions.ssl, options);
   // Sequelize spreads `dialectOptions` over the mysql2 config, so mysql2-entra sees exactly what
   // mysql2 will get (and refuses a password or a conflicting auth hook in it).
   const { config, target, userLearningStream } = prepareMysql2Connection(
@@ -163,6 +160,7 @@ function forMysql<T extends SequelizeEntraOptions>(input: T, options: EntraOptio
       }),
     },
     options,
+    { sslSetting: "dialectOptions.ssl" },
   );
   const { host, port, database, user, ...driverOptions } = config;
   return {
@@ -280,10 +278,6 @@ function usernameFromTokenHook(target: EntraTarget): (config: ConnectConfig) => 
     if (config.username) return;
     config.username = await target.resolveUser();
   });
-}
-
-function checkTls(value: unknown, options: EntraOptions): void {
-  assertSecureTls(inspectTlsValue(value, "dialectOptions.ssl"), { allowInsecure: options.allowInsecure });
 }
 
 function refuseStaticPasswords(input: SequelizeEntraOptions): void {
