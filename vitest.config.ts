@@ -24,7 +24,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["integration/test/**/*.test.ts"],
-          exclude: ["integration/test/**/*.hostile.test.ts"],
+          exclude: ["integration/test/**/*.hostile.test.ts", "integration/test/**/*.packed.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -41,6 +41,17 @@ export default defineConfig({
           environment: "node",
           testTimeout: 300_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // Packages as users receive them: packed tarballs installed with npm into clean projects.
+          name: "packed",
+          include: ["integration/test/**/*.packed.test.ts"],
+          globalSetup: ["integration/src/packed/packed-global-setup.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
     ],

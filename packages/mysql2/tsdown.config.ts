@@ -5,5 +5,5 @@ export default defineConfig({
   format: ["esm", "cjs"],
   dts: true,
   platform: "node",
-  target: "node20",
+  target: "node22",
 });

@@ -5,7 +5,7 @@ export default defineConfig({
   format: ["esm", "cjs"],
   dts: true,
   platform: "node",
-  target: "node20",
+  target: "node22",
   // `import.meta.url` (used to load pg lazily) in the CommonJS build.
   shims: true,
 });

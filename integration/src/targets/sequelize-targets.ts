@@ -1,6 +1,6 @@
 import type { EntraOptions } from "@org/entra-core";
 import { withEntra } from "@org/sequelize-entra";
-import { type Options, QueryTypes, Sequelize } from "sequelize";
+import { type Options, Sequelize } from "sequelize";
 import type { ConformanceTarget } from "../conformance.js";
 import type { Harness } from "../start-harness.js";
 
@@ -105,9 +105,9 @@ function sequelizeTarget(dialect: SequelizeDialect, name: string): ConformanceTa
         ),
       );
       try {
-        const rows = await sequelize.query<{ user: string }>(CURRENT_USER[dialect], {
-          type: QueryTypes.SELECT,
-        });
+        // A raw query (no `type`), as apps write them: Sequelize 6's mariadb dialect deletes the
+        // result's `meta`, which the mariadb connector makes non-configurable from 3.1 on.
+        const [rows] = (await sequelize.query(CURRENT_USER[dialect])) as [{ user: string }[], unknown];
         return String(rows[0]?.user ?? "");
       } finally {
         await sequelize.close().catch(() => {});

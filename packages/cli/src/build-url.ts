@@ -3,12 +3,15 @@ export type MysqlUrlFormat = "mysql" | "prisma" | "mysql2";
 
 /** What a connection URL is built from. */
 export interface ConnectionUrlParts {
+  /** The URL scheme: `postgresql://` or `mysql://`. */
   readonly engine: "postgresql" | "mysql";
+  /** The server's host name; an IPv6 address is put in brackets. */
   readonly host: string;
   /** Defaults to 5432 (PostgreSQL) or 3306 (MySQL). */
   readonly port?: number | undefined;
   /** Absent: the URL names no database, and the client uses its default. */
   readonly database?: string | undefined;
+  /** The database user name; URL-encoded in the URL. */
   readonly user: string;
   /** The access token, used as the password. */
   readonly token: string;

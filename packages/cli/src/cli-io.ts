@@ -2,6 +2,7 @@ import type { TokenCredential } from "@azure/identity";
 
 /** A place to write text: `process.stdout`, `process.stderr` or a test double. */
 export interface OutputStream {
+  /** Writes `text` as given (the commands end their lines with `\n`). */
   write(text: string): unknown;
   /** True when the stream is a terminal. Defaults to `false`. */
   readonly isTTY?: boolean | undefined;
@@ -22,7 +23,9 @@ export interface CreateCredentialOptions {
  * `processIo()` gives the real one.
  */
 export interface CliIo {
+  /** Where results go: the token, the URL, the `export` lines, the doctor's report. */
   readonly stdout: OutputStream;
+  /** Where errors and usage messages go. */
   readonly stderr: OutputStream;
   /** Environment variables (`process.env` in `processIo()`). */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -39,6 +42,7 @@ export interface CliIo {
 
 /** A credential with the class name reported by `doctor`. */
 export interface NamedCredential {
+  /** The credential's class name, e.g. `ManagedIdentityCredential`. */
   readonly name: string;
   /** The credential, or why it could not be constructed. */
   readonly credential: TokenCredential | Error;

@@ -65,13 +65,21 @@ const MYSQL_VERIFIED_COMMANDS = [
   '#   mysql --ssl-mode=VERIFY_IDENTITY --user="$MYSQL_USER" "$MYSQL_DATABASE"   (Oracle\'s client)',
 ].join("\n");
 
-/** What {@link envLines} writes. */
+/**
+ * What {@link envLines} writes.
+ *
+ * @inline
+ */
 export interface EnvLineValues {
+  /** The server's host name: `PGHOST` or `MYSQL_HOST`. */
   readonly host: string;
+  /** The server's port: `PGPORT` or `MYSQL_TCP_PORT`. */
   readonly port: number;
-  /** Its line is left out when absent. */
+  /** The database: `PGDATABASE` or `MYSQL_DATABASE`. Its line is left out when absent. */
   readonly database?: string | undefined;
+  /** The database user name: `PGUSER` or `MYSQL_USER`. */
   readonly user: string;
+  /** The access token, used as the password: `PGPASSWORD` or `MYSQL_PWD`. */
   readonly token: string;
 }
 

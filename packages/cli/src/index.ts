@@ -1,3 +1,10 @@
+/**
+ * The library behind the `entra-db` command: print Microsoft Entra access tokens, connection URLs
+ * and client variables for Azure databases, and diagnose passwordless connections (`doctor`).
+ * {@link run} runs a command line against a {@link CliIo}.
+ *
+ * @packageDocumentation
+ */
 export { buildConnectionUrl, type ConnectionUrlParts, type MysqlUrlFormat } from "./build-url.js";
 export type { CliIo, CreateCredentialOptions, NamedCredential, OutputStream } from "./cli-io.js";
 export { processIo } from "./cli-io.js";

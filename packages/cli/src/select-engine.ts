@@ -1,5 +1,10 @@
 import { type Engine, EntraAuthError } from "@org/entra-core";
 
+/**
+ * Environment variables by name, as in `process.env`.
+ *
+ * @inline
+ */
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** The engines and the prefix of their Service Connector variables. */

@@ -4,6 +4,7 @@ import { EntraAuthError, type EntraAuthErrorCode } from "./entra-auth-error.js";
 import type { RefreshOptions } from "./entra-options.js";
 import type { EntraAccessToken, EntraTokenProvider, GetEntraTokenOptions } from "./entra-token-provider.js";
 import { logger, redactToken } from "./logger.js";
+import { processRegistry } from "./process-registry.js";
 import {
   type CachedToken,
   mustRefresh,
@@ -28,15 +29,13 @@ export interface TokenProviderOptions extends RefreshOptions {
 /** Longest delay Node timers accept. */
 const MAX_TIMER_DELAY_IN_MS = 2_147_483_647;
 
-const closedProviders = new WeakSet<object>();
-
 /**
  * True once `close()` was called on a provider made by {@link createTokenProvider}. Internal.
  *
  * `false` for providers made elsewhere.
  */
 export function isTokenProviderClosed(provider: EntraTokenProvider): boolean {
-  return closedProviders.has(provider);
+  return processRegistry().closed.has(provider);
 }
 
 const CREDENTIAL_HINT =
@@ -348,7 +347,7 @@ export function createTokenProvider(options: TokenProviderOptions): EntraTokenPr
     close(): void {
       if (closed) return;
       closed = true;
-      closedProviders.add(provider);
+      processRegistry().closed.add(provider);
       clearTimer();
       cached = undefined;
       handout = undefined;

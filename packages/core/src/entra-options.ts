@@ -45,7 +45,7 @@ export interface EntraOptions extends RefreshOptions {
   readonly credential?: TokenCredential;
   /** Client ID of a user-assigned managed identity. Defaults to the Service Connector `*_CLIENTID` variable. */
   readonly clientId?: string;
-  /** Token scope. Defaults to {@link scopeFor} of the engine and host. */
+  /** Token scope. Defaults to {@link @org/entra-core!scopeFor | scopeFor} of the engine and host. */
   readonly scope?: string;
   /**
    * Database username. Defaults to the Service Connector `*_USER` variable, then the token's

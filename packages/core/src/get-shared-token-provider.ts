@@ -3,15 +3,10 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { createTokenProvider, isTokenProviderClosed } from "./create-token-provider.js";
 import type { EntraOptions } from "./entra-options.js";
 import type { EntraTokenProvider } from "./entra-token-provider.js";
-
-/** Providers keyed by credential object, then by scope. */
-let byCredential = new WeakMap<TokenCredential, Map<string, EntraTokenProvider>>();
-/** Lazily created default credentials, keyed by client ID ("" = system-assigned / developer sign-in). */
-let defaultCredentials = new Map<string, TokenCredential>();
-/** Every shared provider created, so that {@link resetSharedTokenProviders} can close them. */
-let created = new Set<WeakRef<EntraTokenProvider>>();
+import { processRegistry } from "./process-registry.js";
 
 function defaultCredentialFor(clientId: string | undefined): TokenCredential {
+  const { defaultCredentials } = processRegistry();
   const key = clientId ?? "";
   let credential = defaultCredentials.get(key);
   if (!credential) {
@@ -23,7 +18,9 @@ function defaultCredentialFor(clientId: string | undefined): TokenCredential {
 
 /**
  * Returns the process-wide provider for (credential, scope), creating it on first use, so that
- * every pool connecting to the same server with the same identity shares one cached token.
+ * every pool connecting to the same server with the same identity shares one cached token. The
+ * registry lives on `globalThis` under a `Symbol.for` key: the ESM and CommonJS builds, and two
+ * installed copies of this package, share it.
  *
  * - `options.tokenProvider` is returned as is when given.
  * - `options.credential` is keyed by object identity (weakly held).
@@ -48,6 +45,7 @@ export function getSharedTokenProvider(
 ): EntraTokenProvider {
   if (options.tokenProvider) return options.tokenProvider;
   const credential = options.credential ?? defaultCredentialFor(options.clientId || undefined);
+  const { byCredential, created } = processRegistry();
   let byScope = byCredential.get(credential);
   if (!byScope) {
     byScope = new Map();
@@ -81,8 +79,9 @@ export function getSharedTokenProvider(
  *
  */
 export function resetSharedTokenProviders(): void {
-  for (const ref of created) ref.deref()?.close();
-  created = new Set();
-  byCredential = new WeakMap();
-  defaultCredentials = new Map();
+  const registry = processRegistry();
+  for (const ref of registry.created) ref.deref()?.close();
+  registry.created = new Set();
+  registry.byCredential = new WeakMap();
+  registry.defaultCredentials = new Map();
 }

@@ -85,7 +85,7 @@ function readGreetingClaim(bytes: Buffer): GreetingClaim | "incomplete" | undefi
  * Returns a `stream` option for the mariadb connector that opens the connection, reads the
  * server's greeting, and hands the socket to the connector untouched only if the connector will
  * verify that server's certificate. A mariadb connector that trusts any certificate of a server
- * claiming to be MariaDB (see {@link mariadbConnectorTrustsMariadbServers}) would otherwise send
+ * claiming to be MariaDB (versions up to 3.4.5, and 3.5.0 to 3.5.2) would otherwise send
  * the token to an impersonator that says so: such a greeting ends the attempt with
  * `EntraAuthError` `INSECURE_TRANSPORT` before the connector reads a byte. Azure Database for
  * MySQL is MySQL 8 and never claims to be MariaDB.

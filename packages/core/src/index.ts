@@ -1,3 +1,15 @@
+/**
+ * The shared Microsoft Entra token provider for passwordless connections to Azure Database for
+ * PostgreSQL, Azure Database for MySQL and Azure SQL, and the settings, username, scope, error and
+ * TLS helpers the `@org/*-entra` adapters are built on. You only need it yourself if you write an
+ * adapter or want the token directly; the test helpers are in `@org/entra-core/testing`.
+ *
+ * `@mergeModuleWith <project>` puts these exports on the package's own page of the API reference
+ * (docs/api/entra-core), next to the `testing` module, instead of on a separate `index` page.
+ *
+ * @module
+ * @mergeModuleWith <project>
+ */
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
 export type { TokenProviderOptions } from "./create-token-provider.js";

@@ -2,9 +2,13 @@ import { EntraAuthError } from "./entra-auth-error.js";
 
 /** The parts of a connection URL, URL-decoded; empty parts are left out. */
 export interface ConnectionUrlParts {
+  /** The host name or IP address; an IPv6 address without its brackets. */
   readonly host?: string;
+  /** The port, when the URL names one. */
   readonly port?: number;
+  /** The user name (never a password: a URL with one is refused). */
   readonly user?: string;
+  /** The database: the URL's path without its leading `/`. */
   readonly database?: string;
   /** The query parameters, as given. */
   readonly params: URLSearchParams;

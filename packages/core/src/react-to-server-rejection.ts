@@ -10,6 +10,7 @@ import {
 
 /** What {@link reactToServerRejection} knows about a login the server refused. */
 export interface ServerRejection {
+  /** The server that refused the login: it decides how its error is recognised. */
   readonly engine: Engine;
   /** The package reporting it, shown in the message as `[<adapter> <CODE>]`, e.g. `@org/pg-entra`. */
   readonly adapter: string;
@@ -24,7 +25,12 @@ export interface ServerRejection {
   /** Where the adapter takes the user name, for the hint: `user` (drivers) or `username` (ORMs). */
   readonly userSetting?: "user" | "username" | undefined;
   /** What holds the refused token: invalidated when the server says it is expired or invalid. */
-  readonly provider?: { invalidate(): void } | undefined;
+  readonly provider?:
+    | {
+        /** Drops the cached token, so that the next connection fetches a new one. */
+        invalidate(): void;
+      }
+    | undefined;
 }
 
 const ENGINE_NAME: Readonly<Record<Engine, string>> = {

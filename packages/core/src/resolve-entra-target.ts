@@ -7,8 +7,11 @@ import { type Engine, scopeFor } from "./scope-for.js";
 
 /** The connection fields a driver config gives; each absent one falls back to the Service Connector variables. */
 export interface EntraTargetFields {
+  /** The host (server) name in the driver config; an empty string counts as absent. */
   readonly host?: string | undefined;
+  /** The port in the driver config. */
   readonly port?: number | undefined;
+  /** The database in the driver config; an empty string counts as absent. */
   readonly database?: string | undefined;
   /** The user name in the driver config. */
   readonly user?: string | undefined;
@@ -19,6 +22,7 @@ export interface EntraTargetFields {
  * the settings, the shared token provider, and the user name or how to learn it.
  */
 export interface EntraTarget {
+  /** The engine it was resolved for. */
   readonly engine: Engine;
   /** The engine's Service Connector variables. */
   readonly settings: ResolvedSettings;
@@ -45,7 +49,15 @@ export interface EntraTarget {
    * The TLS value to apply and where it came from, for error messages: the config's `given`
    * value (named `setting`), else the `*_SSL` variable, else `true` (TLS on).
    */
-  tls(given: unknown, setting: string): { readonly value: unknown; readonly setting: string };
+  tls(
+    given: unknown,
+    setting: string,
+  ): {
+    /** The TLS value to apply: `given`, the `*_SSL` variable's value, or `true`. */
+    readonly value: unknown;
+    /** Where the value came from: `setting`, or the `*_SSL` variable's name. */
+    readonly setting: string;
+  };
   /**
    * The user name to sign in with `token`: {@link user}, else the name in the token.
    * @throws EntraAuthError `USERNAME_UNRESOLVED` when the token names nobody either.

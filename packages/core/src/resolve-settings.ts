@@ -17,6 +17,11 @@ export interface ResolvedSettings {
   readonly clientId?: string;
 }
 
+/**
+ * Environment variables by name, as in `process.env`.
+ *
+ * @inline
+ */
 type Env = Readonly<Record<string, string | undefined>>;
 
 const PREFIX: Readonly<Record<Engine, string>> = {

@@ -211,9 +211,20 @@ export function fakeTlsSocket(
     readonly encrypted?: boolean;
   } = {},
 ): {
+  /** Whether the connection is TLS: the `encrypted` option. */
   readonly encrypted: boolean;
+  /** Whether the certificate chain was verified: the `authorized` option. */
   readonly authorized: boolean;
-  getPeerCertificate(): { subject: { CN: string }; subjectaltname: string };
+  /** The certificate: issued for the first of `names`, with all of them as alternative names. */
+  getPeerCertificate(): {
+    /** The certificate's subject. */
+    subject: {
+      /** Its common name: the first of `names` (`""` when there is none). */
+      CN: string;
+    };
+    /** The names as Node.js lists them, e.g. `"DNS:localhost, IP Address:127.0.0.1"`. */
+    subjectaltname: string;
+  };
 } {
   const names = options.names ?? ["localhost", "127.0.0.1"];
   const subjectaltname = names

@@ -81,7 +81,7 @@ export function inspectTlsValue(
 /**
  * Recognises insecure tedious/mssql encryption options: `encrypt: false` or
  * `trustServerCertificate: true`. `encrypt: "strict"` (TDS 8) is secure; so is `encrypt: true`
- * once the adapters have turned it into `"strict"` (see {@link strictSqlEncryption}).
+ * once the adapters have turned it into `"strict"` (see {@link secureSqlEncryption}).
  *
  * @example
  * ```ts
@@ -142,7 +142,8 @@ export function strictSqlEncryption(
 
 /**
  * The tedious encryption options the SQL adapters use, after refusing insecure ones: `encrypt` is
- * `"strict"` ({@link strictSqlEncryption}) and `trustServerCertificate` `false` unless given.
+ * `"strict"` (TDS 8; `encrypt: true` is upgraded to it too, since with `true` the server's PRELOGIN
+ * answer decides whether the login is encrypted) and `trustServerCertificate` `false` unless given.
  * `encrypt: false`, `trustServerCertificate: true` and `NODE_TLS_REJECT_UNAUTHORIZED=0` throw
  * `EntraAuthError` (`INSECURE_TRANSPORT`) unless `allowInsecure` is `true`.
  *
@@ -154,7 +155,12 @@ export function strictSqlEncryption(
 export function secureSqlEncryption(
   given: { readonly encrypt?: unknown; readonly trustServerCertificate?: unknown },
   options: { readonly allowInsecure?: boolean } = {},
-): { readonly encrypt: unknown; readonly trustServerCertificate: unknown } {
+): {
+  /** `"strict"`, or with `allowInsecure` the given value (`"strict"` when absent). */
+  readonly encrypt: unknown;
+  /** The given value, `false` when absent. */
+  readonly trustServerCertificate: unknown;
+} {
   const trustServerCertificate = given.trustServerCertificate ?? false;
   const allowInsecure = options.allowInsecure === true;
   assertSecureTls(inspectSqlEncryption({ encrypt: given.encrypt, trustServerCertificate }), {
@@ -186,10 +192,15 @@ export function inspectTlsEnvironment(env: NodeJS.ProcessEnv = process.env): Tls
 
 /** The parts of a connected socket that {@link inspectTlsPeer} reads (a `tls.TLSSocket`). */
 export interface TlsPeerSocket {
+  /** `true` on a TLS socket; anything else counts as a connection in clear. */
   readonly encrypted?: boolean;
+  /** `true` when the server's certificate chain was verified against the trusted CAs. */
   readonly authorized?: boolean;
+  /** Why the certificate chain was not verified, quoted in the finding. */
   readonly authorizationError?: Error | string | null;
+  /** The server's certificate, whose names are checked against `serverName`; an empty object when there is none. */
   getPeerCertificate?(detailed?: boolean): PeerCertificate | Record<string, never>;
+  /** `true` for a resumed TLS session, which shows no certificate: its name is not checked again. */
   isSessionReused?(): boolean;
 }
 

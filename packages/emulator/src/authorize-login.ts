@@ -7,8 +7,18 @@ export type LoginRejectionReason = "expired" | "audience" | "invalid" | "princip
 
 /** The decision for one database login: the backend user to log in as, or why not. */
 export type LoginDecision =
-  | { readonly ok: true; readonly backendUser: string }
-  | { readonly ok: false; readonly reason: LoginRejectionReason };
+  | {
+      /** The login is accepted. */
+      readonly ok: true;
+      /** The database role the session logs in to the backend as: the requested user. */
+      readonly backendUser: string;
+    }
+  | {
+      /** The login is refused. */
+      readonly ok: false;
+      /** Why: the gateway sends its engine's error for it. */
+      readonly reason: LoginRejectionReason;
+    };
 
 /** One login as the gateway sees it. */
 export interface LoginRequest {
@@ -130,13 +140,19 @@ export interface SqlLoginRequest {
 /** The decision for one Azure SQL login: who the session runs as, or why not. */
 export type SqlLoginDecision =
   | {
+      /** The login is accepted. */
       readonly ok: true;
       /** The database user the session runs as (`CURRENT_USER`). */
       readonly user: string;
       /** The token's principal name (`SUSER_SNAME()`). */
       readonly login: string;
     }
-  | { readonly ok: false; readonly reason: LoginRejectionReason };
+  | {
+      /** The login is refused. */
+      readonly ok: false;
+      /** Why: the endpoint sends the matching Azure SQL login error. */
+      readonly reason: LoginRejectionReason;
+    };
 
 /** Everything {@link authorizeSqlLogin} needs besides the request. */
 export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences"> {

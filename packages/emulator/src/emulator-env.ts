@@ -7,26 +7,47 @@ import type { EmulatedIdentity } from "./resolve-identities.js";
  * the engines that run.
  */
 export interface EmulatorEnv {
+  /** The App Service managed-identity endpoint, `{url}/msi/token` of the identity endpoint. */
   readonly IDENTITY_ENDPOINT: string;
+  /** The `X-IDENTITY-HEADER` secret the identity endpoint expects. */
   readonly IDENTITY_HEADER: string;
+  /** Pins `DefaultAzureCredential` to the managed identity, so no developer sign-in is tried. */
   readonly AZURE_TOKEN_CREDENTIALS: "ManagedIdentityCredential";
+  /** The PEM file of the emulator's CA, so that Node.js trusts the engines' certificates. */
   readonly NODE_EXTRA_CA_CERTS: string;
+  /** The PostgreSQL endpoint's host, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_HOST?: string;
+  /** The PostgreSQL endpoint's port, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_PORT?: string;
+  /** The PostgreSQL database, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_DATABASE?: string;
+  /** The default identity's name, the role it logs in as, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_USER?: string;
+  /** Always `"true"` (TLS), when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_SSL?: "true";
+  /** The default identity's client ID when it is user-assigned and PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_CLIENTID?: string;
+  /** The MySQL endpoint's host, when MySQL runs. */
   readonly AZURE_MYSQL_HOST?: string;
+  /** The MySQL endpoint's port, when MySQL runs. */
   readonly AZURE_MYSQL_PORT?: string;
+  /** The MySQL database, when MySQL runs. */
   readonly AZURE_MYSQL_DATABASE?: string;
+  /** The default identity's name, the user it logs in as, when MySQL runs. */
   readonly AZURE_MYSQL_USER?: string;
+  /** Always `"true"` (TLS), when MySQL runs. */
   readonly AZURE_MYSQL_SSL?: "true";
+  /** The default identity's client ID when it is user-assigned and MySQL runs. */
   readonly AZURE_MYSQL_CLIENTID?: string;
+  /** The SQL Server endpoint's host, when SQL Server runs. */
   readonly AZURE_SQL_SERVER?: string;
+  /** The SQL Server endpoint's port, when SQL Server runs. */
   readonly AZURE_SQL_PORT?: string;
+  /** The SQL Server database, when SQL Server runs. */
   readonly AZURE_SQL_DATABASE?: string;
+  /** Always `"azure-active-directory-default"`, as Service Connector sets it, when SQL Server runs. */
   readonly AZURE_SQL_AUTHENTICATIONTYPE?: "azure-active-directory-default";
+  /** The default identity's client ID when it is user-assigned and SQL Server runs. */
   readonly AZURE_SQL_CLIENTID?: string;
   readonly [name: string]: string | undefined;
 }

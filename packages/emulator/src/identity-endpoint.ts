@@ -10,22 +10,53 @@ import type { TokenIssuer } from "./token-issuer.js";
  * starts with `{ mode: "ok" }`: no fault.
  */
 export type IdentityFault =
-  | { readonly mode: "ok" }
+  | {
+      /** No fault: answer normally. */
+      readonly mode: "ok";
+    }
   /** Destroy the socket without a response. */
-  | { readonly mode: "down"; readonly times?: number }
+  | {
+      /** Destroy the socket without a response. */
+      readonly mode: "down";
+      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
+      readonly times?: number;
+    }
   /** Wait `delayInMs`, then answer normally. */
-  | { readonly mode: "slow"; readonly delayInMs: number; readonly times?: number }
+  | {
+      /** Wait `delayInMs`, then answer normally. */
+      readonly mode: "slow";
+      /** How long to wait before answering, in milliseconds. */
+      readonly delayInMs: number;
+      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
+      readonly times?: number;
+    }
   /** Answer with this HTTP status and a real-looking JSON error (429 and 503 carry `Retry-After`). */
   | {
+      /** Answer with `status` and a real-looking JSON error. */
       readonly mode: "status";
+      /** The HTTP status to answer with, e.g. 500, 429 or 503. */
       readonly status: number;
+      /** The `Retry-After` of a 429 or 503 answer, in seconds. Defaults to 1. */
       readonly retryAfterInSeconds?: number;
+      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
       readonly times?: number;
     }
   /** Answer 200 with a non-JSON body (`not-json`, the default) or JSON without `access_token`. */
-  | { readonly mode: "malformed"; readonly variant?: "not-json" | "missing-token"; readonly times?: number }
+  | {
+      /** Answer 200 with a body that is not a token response. */
+      readonly mode: "malformed";
+      /** `not-json`: a body that is not JSON; `missing-token`: JSON without `access_token`. Defaults to `not-json`. */
+      readonly variant?: "not-json" | "missing-token";
+      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
+      readonly times?: number;
+    }
   /** Never answer; the socket is destroyed on `close()`. */
-  | { readonly mode: "timeout"; readonly times?: number };
+  | {
+      /** Never answer; the socket is destroyed on `close()`. */
+      readonly mode: "timeout";
+      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
+      readonly times?: number;
+    };
 
 /** Which managed-identity protocol a request used; the request path decides. */
 export type IdentityProtocol = "appService" | "imds";

@@ -1,3 +1,11 @@
+/**
+ * A local stand-in for Microsoft Entra managed identity and the Entra login of Azure Database for
+ * PostgreSQL, Azure Database for MySQL and Azure SQL Database, for testing passwordless connections
+ * on a laptop or in CI: {@link startEmulator} runs it all, and the servers it is made of can be
+ * started on their own.
+ *
+ * @packageDocumentation
+ */
 export {
   authorizeLogin,
   authorizeSqlLogin,

@@ -10,7 +10,11 @@ export interface ListenTrackedOptions {
   pauseOnConnect?: boolean;
 }
 
-/** A listening server started by {@link listenTracked}. */
+/**
+ * A listening server started by {@link listenTracked}.
+ *
+ * @inline
+ */
 export interface TrackedServer {
   /** The host it listens on, as given in the options. */
   readonly host: string;

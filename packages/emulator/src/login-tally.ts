@@ -3,8 +3,14 @@ export type DatabaseEngine = "postgres" | "mysql" | "sqlserver";
 
 /** Login counters of one engine (`byEngine` of the emulator's counters). */
 export interface EngineLoginCounters {
+  /** Logins that were accepted. */
   readonly loginsAccepted: number;
+  /** Logins that were refused, for any reason. */
   readonly loginsRejected: number;
+  /**
+   * Refused logins per reason (`expired`, `audience`, `invalid`, `principal`, `tls-required`), and
+   * `backend` when the backend refused or failed. Reasons that never occurred are absent.
+   */
   readonly rejectionsByReason: Readonly<Record<string, number>>;
 }
 

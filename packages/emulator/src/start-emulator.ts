@@ -75,11 +75,32 @@ export interface Emulator extends AsyncDisposable {
   /** Public signing keys. */
   readonly jwks: JsonWebKeySet;
   /** Where the PostgreSQL gateway listens; undefined when disabled. */
-  readonly postgres?: { readonly host: "localhost"; readonly port: number; readonly database: string };
+  readonly postgres?: {
+    /** Always `localhost`, a name the emulator's certificate carries (`AZURE_POSTGRESQL_HOST`). */
+    readonly host: "localhost";
+    /** The port it listens on (`AZURE_POSTGRESQL_PORT`). */
+    readonly port: number;
+    /** The database apps connect to (`AZURE_POSTGRESQL_DATABASE`). */
+    readonly database: string;
+  };
   /** Where the MySQL gateway listens; undefined when disabled. */
-  readonly mysql?: { readonly host: "localhost"; readonly port: number; readonly database: string };
+  readonly mysql?: {
+    /** Always `localhost`, a name the emulator's certificate carries (`AZURE_MYSQL_HOST`). */
+    readonly host: "localhost";
+    /** The port it listens on (`AZURE_MYSQL_PORT`). */
+    readonly port: number;
+    /** The database apps connect to (`AZURE_MYSQL_DATABASE`). */
+    readonly database: string;
+  };
   /** Where the Azure SQL (TDS) endpoint listens; undefined when disabled. */
-  readonly sqlserver?: { readonly host: "localhost"; readonly port: number; readonly database: string };
+  readonly sqlserver?: {
+    /** Always `localhost`, a name the emulator's certificate carries (`AZURE_SQL_SERVER`). */
+    readonly host: "localhost";
+    /** The port it listens on (`AZURE_SQL_PORT`). */
+    readonly port: number;
+    /** The database apps connect to (`AZURE_SQL_DATABASE`). */
+    readonly database: string;
+  };
   /** Variables for an app process. */
   readonly env: EmulatorEnv;
   /**
@@ -91,19 +112,28 @@ export interface Emulator extends AsyncDisposable {
   mintToken(options?: EmulatorMintOptions): string;
   /** Fault injection. */
   readonly faults: {
-    readonly identity: { set(fault: IdentityFault): void; reset(): void };
+    /** Faults of the managed-identity endpoint's token requests. */
+    readonly identity: {
+      /** Injects a fault into the following token requests. */
+      set(fault: IdentityFault): void;
+      /** Reverts to answering normally. */
+      reset(): void;
+    };
+    /** Injected refusals of PostgreSQL logins. */
     readonly postgres: {
       /** Refuse the next `count` logins with `reason`. Defaults to `invalid`. */
       rejectNextLogins(count: number, reason?: LoginRejectionReason): void;
       /** Drops pending injected rejections. */
       reset(): void;
     };
+    /** Injected refusals of MySQL logins. */
     readonly mysql: {
       /** Refuse the next `count` MySQL logins with `reason`. Defaults to `invalid`. */
       rejectNextLogins(count: number, reason?: LoginRejectionReason): void;
       /** Drops pending injected rejections. */
       reset(): void;
     };
+    /** Injected refusals of Azure SQL logins. */
     readonly sqlserver: {
       /** Refuse the next `count` Azure SQL logins with `reason` (error 18456). Defaults to `invalid`. */
       rejectNextLogins(count: number, reason?: LoginRejectionReason): void;

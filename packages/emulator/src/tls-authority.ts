@@ -63,7 +63,12 @@ export interface CertificateAuthorityOptions {
    * An existing CA certificate and its PKCS#8 private key (ECDSA P-256/P-384 or RSA), e.g. another
    * process's `ca` and `caKey`; without it a fresh ECDSA P-256 CA is generated.
    */
-  readonly given?: { readonly ca: string; readonly caKey: string };
+  readonly given?: {
+    /** PEM of the CA certificate. */
+    readonly ca: string;
+    /** PEM (PKCS#8) of the CA's private key. */
+    readonly caKey: string;
+  };
   /** How long a generated CA, and by default every issued certificate, is valid. Defaults to 3 days. */
   readonly validityInDays?: number;
   /** Clock in epoch milliseconds, used for `notBefore`/`notAfter`. Defaults to `Date.now`. */

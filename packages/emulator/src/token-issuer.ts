@@ -3,17 +3,25 @@ import type { EmulatedIdentity } from "./resolve-identities.js";
 
 /** A JSON Web Key of the issuer's RSA signing key. */
 export interface JsonWebKey {
+  /** Key type: always `RSA`. */
   readonly kty: "RSA";
+  /** Public key use: always `sig` (signatures). */
   readonly use: "sig";
+  /** The algorithm the key signs with: always `RS256`. */
   readonly alg: "RS256";
+  /** Key id, matched against the `kid` in a token's header. */
   readonly kid: string;
+  /** Thumbprint of the key (base64url SHA-1 of its SPKI), equal to `kid`. */
   readonly x5t: string;
+  /** The RSA modulus, base64url. */
   readonly n: string;
+  /** The RSA public exponent, base64url. */
   readonly e: string;
 }
 
 /** A JSON Web Key Set, as served at Entra's `discovery/keys`; an issuer's holds its one key. */
 export interface JsonWebKeySet {
+  /** The signing keys. */
   readonly keys: readonly JsonWebKey[];
 }
 

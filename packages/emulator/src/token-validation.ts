@@ -7,6 +7,7 @@ export type TokenRejectionReason = "expired" | "audience" | "invalid";
 /** Outcome of {@link validateToken}. */
 export type TokenValidationResult =
   | {
+      /** The token is valid. */
       readonly ok: true;
       /** The verified payload. */
       readonly claims: Readonly<Record<string, unknown>>;
@@ -14,7 +15,9 @@ export type TokenValidationResult =
       readonly principalName: string | undefined;
     }
   | {
+      /** The token is refused. */
       readonly ok: false;
+      /** Why: `expired`, `audience` (issued for another resource) or `invalid` (anything else, a future `nbf` included). */
       readonly reason: TokenRejectionReason;
       /** A human-readable detail for logs and tests (never contains the token). */
       readonly detail: string;

@@ -253,3 +253,35 @@ describe("withEntra (knex, mssql client): refusals before any I/O", () => {
     ).toThrowError(expect.objectContaining({ code: "MISSING_SETTING" }));
   });
 });
+
+describe("knex versions whose mssql dialect drops the credential", () => {
+  it.each(["3.0.1", "3.1.0", "3.2.10", "2.5.1"])(
+    "knex %s with client mssql is refused with the version to upgrade to",
+    async (version) => {
+      const { assertKnexPassesCredential } = await import("./mssql-connection.js");
+      const error = (() => {
+        try {
+          assertKnexPassesCredential(version);
+        } catch (caught) {
+          return caught as { code?: string; message: string; hint?: string };
+        }
+      })();
+      expect(error?.code).toBe("INVALID_SETTING");
+      expect(error?.message).toContain(`knex ${version}`);
+      expect(error?.message).toContain("knex 3.3.0");
+    },
+  );
+
+  it.each(["3.3.0", "3.3.1", "3.10.0", "4.0.0", undefined])(
+    "knex %s passes (undefined: knex not resolvable)",
+    async (version) => {
+      const { assertKnexPassesCredential } = await import("./mssql-connection.js");
+      expect(() => assertKnexPassesCredential(version)).not.toThrow();
+    },
+  );
+
+  it("the installed knex (the lockfile's 3.3.0) passes through withEntra", () => {
+    const connection = { server: "srv.database.windows.net" } as KnexConnection;
+    expect(() => withEntra({ client: "mssql", connection }, { env })).not.toThrow();
+  });
+});

@@ -1,4 +1,5 @@
-import type { EntraOptions } from "@org/entra-core";
+import { createRequire } from "node:module";
+import { EntraAuthError, type EntraOptions } from "@org/entra-core";
 import { type MssqlEntraConfig, withEntra as withMssqlEntra } from "@org/mssql-entra";
 
 /**
@@ -100,4 +101,42 @@ function toMssqlConfig(connection: Record<string, unknown>): MssqlEntraConfig {
     };
   }
   return config as MssqlEntraConfig;
+}
+
+/** The first knex whose mssql dialect passes `credential` on to tedious. */
+const FIRST_KNEX_WITH_CREDENTIAL = [3, 3, 0] as const;
+
+/**
+ * Refuses knex versions whose mssql dialect drops `credential` (knex 3.0-3.2 build tedious's
+ * `authentication` without it, and tedious then throws a TypeError on every connection).
+ *
+ * @param version - The installed knex version. Defaults to the `knex` this package resolves (the
+ *   app's, as a peer); when none resolves (a bundled app), nothing is checked.
+ * @throws EntraAuthError `INVALID_SETTING` for knex before 3.3.0.
+ */
+export function assertKnexPassesCredential(version: string | undefined = installedKnexVersion()): void {
+  if (version === undefined) return;
+  const parts = version.split(/[.-]/).map(Number);
+  for (let i = 0; i < FIRST_KNEX_WITH_CREDENTIAL.length; i++) {
+    const part = parts[i] ?? 0;
+    const first = FIRST_KNEX_WITH_CREDENTIAL[i] as number;
+    if (part > first) return;
+    if (part < first) {
+      throw new EntraAuthError(
+        "INVALID_SETTING",
+        `knex ${version} does not pass \`credential\` to tedious for client "mssql"; Microsoft Entra sign-in needs knex 3.3.0 or later.`,
+        {
+          hint: "Upgrade knex: npm install knex@^3.3.0 (clients pg and mysql2 work with knex 3.0.1 and later).",
+        },
+      );
+    }
+  }
+}
+
+function installedKnexVersion(): string | undefined {
+  try {
+    return (createRequire(import.meta.url)("knex/package.json") as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }

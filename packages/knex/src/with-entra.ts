@@ -2,7 +2,7 @@ import { EntraAuthError, type EntraOptions } from "@org/entra-core";
 import { type Mysql2EntraConfig, withEntra as withMysql2Entra } from "@org/mysql2-entra";
 import { type PgEntraConfig, preparePgConnection } from "@org/pg-entra";
 import type { Knex } from "knex";
-import { withEntraMssqlConnection } from "./mssql-connection.js";
+import { assertKnexPassesCredential, withEntraMssqlConnection } from "./mssql-connection.js";
 import { type KnexEntraDriver, resolveDriver } from "./resolve-driver.js";
 
 /** The knex config shape `withEntra` accepts and returns: knex's own `Knex.Config`. */
@@ -62,10 +62,11 @@ type ConnectionProvider = () => StaticConnection | Promise<StaticConnection>;
  *   Defaults to `DefaultAzureCredential` with the shared token provider.
  * @returns A copy of `config` whose `connection` carries the driver's token hook, user and TLS settings.
  * @throws EntraAuthError `MISSING_SETTING` / `INVALID_SETTING` (client, static password, external
- *   pool), `INSECURE_TRANSPORT`, or `USERNAME_UNRESOLVED` from the driver adapter.
+ *   pool, knex before 3.3.0 with client `mssql`), `INSECURE_TRANSPORT`, or `USERNAME_UNRESOLVED` from the driver adapter.
  */
 export function withEntra<T extends KnexEntraConfig>(config: T, options: EntraOptions = {}): T {
   const driver = resolveDriver(config);
+  if (driver === "mssql") assertKnexPassesCredential();
   if (config.connectionPool !== undefined) {
     throw new EntraAuthError("INVALID_SETTING", "The knex config uses an external `connectionPool`.", {
       hint: `knex uses that pool as it is: build it from a config wrapped with @org/${driver}-entra's withEntra, and do not wrap the knex config.`,

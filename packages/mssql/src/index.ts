@@ -1,3 +1,10 @@
+/**
+ * Passwordless Microsoft Entra ID auth for mssql (node-mssql) on Azure SQL Database:
+ * {@link withEntra} turns a `ConnectionPool` config or connection string into one whose every
+ * pooled connection signs in with a current access token, with TDS 8 strict TLS.
+ *
+ * @packageDocumentation
+ */
 export type { EntraOptions } from "@org/entra-core";
 export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
 export { createEntraTokenCredential, explainEntraError } from "@org/tedious-entra";

@@ -7,13 +7,21 @@ import { parseConnectionString } from "./parse-connection-string.js";
  * The mssql config shape `withEntra` accepts: mssql's own `config`, with `server` optional
  * because it can come from `AZURE_SQL_SERVER`.
  */
-export type MssqlEntraConfig = Omit<sql.config, "server"> & { server?: string };
+export type MssqlEntraConfig = Omit<sql.config, "server"> & {
+  /** The Azure SQL server, e.g. `myserver.database.windows.net`. Defaults to `AZURE_SQL_SERVER`. */
+  server?: string;
+};
 
 /** What `withEntra` returns: your config type, now a complete mssql `config`. */
 export type MssqlEntraResult<T extends MssqlEntraConfig = MssqlEntraConfig> = Omit<
   T & sql.config,
   "authentication" | "options"
-> & { authentication: EntraAuthentication; options: sql.IOptions };
+> & {
+  /** `{ type: "token-credential", options: { credential } }` with the Entra credential; mssql passes it to tedious. */
+  authentication: EntraAuthentication;
+  /** Your options with `encrypt` (`"strict"`) and `trustServerCertificate` resolved. */
+  options: sql.IOptions;
+};
 
 type BeforeConnect = NonNullable<sql.config["beforeConnect"]>;
 
@@ -33,6 +41,28 @@ const REFUSED_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ["domain", "a Windows domain (NTLM authentication)"],
 ];
 
+/**
+ * Wires Microsoft Entra authentication into an mssql (node-mssql) config given as an ADO.NET
+ * connection string, as the config form below does for a config object. The string is parsed with
+ * mssql's own parser; one with a `Password`, `Token`, `Client Secret` or `MSI Secret`, or an
+ * `Authentication` that is not Entra-compatible, is refused. `Encrypt=strict` is kept as
+ * `"strict"`.
+ *
+ * @example
+ * ```ts
+ * const pool = await new sql.ConnectionPool(
+ *   withEntra("Server=tcp:myserver.database.windows.net,1433;Database=app;Authentication=Active Directory Default"),
+ * ).connect();
+ * ```
+ *
+ * @param connectionString - An ADO.NET connection string, e.g.
+ *   `Server=tcp:myserver.database.windows.net,1433;Database=app`.
+ * @param options - Credential, client ID, scope and refresh options (the credential defaults to `DefaultAzureCredential`).
+ * @returns A new config with `server`, `port`, `database`, `options`, `authentication` and `beforeConnect` set.
+ * @throws EntraAuthError `MISSING_SETTING` (no server), `INSECURE_TRANSPORT` or `INVALID_SETTING`
+ *   (the string cannot be parsed or carries a secret), before any I/O.
+ */
+export function withEntra(connectionString: string, options?: EntraOptions): MssqlEntraResult;
 /**
  * Wires Microsoft Entra authentication into an mssql (node-mssql) config for
  * `new sql.ConnectionPool(config)` and `sql.connect(config)`: every pooled connection logs in
@@ -66,12 +96,11 @@ const REFUSED_FIELDS: ReadonlyArray<readonly [string, string]> = [
  * const { recordset } = await pool.query`select suser_sname() as name`;
  * ```
  *
- * @param config - Your mssql `config`, or a connection string. Defaults to `{}` (Service Connector variables).
+ * @param config - Your mssql `config`. Defaults to `{}` (Service Connector variables).
  * @param options - Credential, client ID, scope and refresh options (the credential defaults to `DefaultAzureCredential`).
  * @returns A new config with `server`, `port`, `database`, `options`, `authentication` and `beforeConnect` set.
  * @throws EntraAuthError `MISSING_SETTING` (no server), `INSECURE_TRANSPORT` or `INVALID_SETTING`, before any I/O.
  */
-export function withEntra(connectionString: string, options?: EntraOptions): MssqlEntraResult;
 export function withEntra<T extends MssqlEntraConfig = MssqlEntraConfig>(
   config?: T,
   options?: EntraOptions,

@@ -46,13 +46,23 @@ interface MysqlServerError extends Error {
   readonly sqlMessage?: string;
 }
 
-/** The per-connection `ConnectionConfig` mysql2 hands to a `stream` factory (its own fields). */
+/**
+ * The per-connection `ConnectionConfig` mysql2 hands to a `stream` factory (its own fields).
+ *
+ * @inline
+ */
 interface ConnectingConfig {
+  /** The user name the connection logs in with; a factory may set it before the handshake. */
   user?: string;
+  /** The server to connect to. mysql2's default is `localhost`. */
   readonly host?: string;
+  /** The server's port. mysql2's default is 3306. */
   readonly port?: number;
+  /** A Unix socket to connect to instead of `host` and `port`. */
   readonly socketPath?: string;
+  /** Whether to turn on TCP keep-alive once connected. */
   readonly enableKeepAlive?: boolean;
+  /** The keep-alive initial delay in milliseconds, with `enableKeepAlive`. */
   readonly keepAliveInitialDelay?: number;
 }
 

@@ -1,3 +1,10 @@
+/**
+ * Passwordless Microsoft Entra ID auth for node-postgres (`pg`) on Azure Database for PostgreSQL:
+ * {@link withEntra} turns a `pg.Pool` or `pg.Client` config into one whose every connection signs
+ * in with a current access token over verified TLS.
+ *
+ * @packageDocumentation
+ */
 export type { EntraOptions } from "@org/entra-core";
 export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
 export type { PgClientConstructor, PgEntraConnection, PrepareNaming } from "./prepare-pg-connection.js";

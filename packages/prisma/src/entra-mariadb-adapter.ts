@@ -32,13 +32,21 @@ export interface PrismaMariaDbAdapterOptions {
   readonly onConnectionError?: (error: Error) => void;
 }
 
-/** The mariadb `logger` option: one function for everything, or one per kind. */
+/**
+ * The mariadb `logger` option: one function for everything, or one per kind.
+ *
+ * @inline
+ */
 type MariaDbLogger =
   | ((message: unknown) => void)
   | {
+      /** Receives the connector's network traces. */
       readonly network?: (message: unknown) => void;
+      /** Receives the queries the connector runs. */
       readonly query?: (message: unknown) => void;
+      /** Receives every connection error. */
       readonly error?: (error: Error) => void;
+      /** Receives the connector's warnings. */
       readonly warning?: (message: unknown) => void;
     };
 

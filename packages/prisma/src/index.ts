@@ -1,3 +1,10 @@
+/**
+ * Passwordless Microsoft Entra ID auth for Prisma 7: {@link createEntraAdapter} gives the driver
+ * adapter (PostgreSQL, MySQL/MariaDB, SQL Server) that signs in with current access tokens, and
+ * {@link entraDatabaseUrl} the URL with a token for migrations.
+ *
+ * @packageDocumentation
+ */
 export type { EntraOptions } from "@org/entra-core";
 export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
 export { createEntraAdapter, type EntraAdapterConfig } from "./create-entra-adapter.js";

@@ -95,7 +95,7 @@ export function createMariadbDriver(load: () => Promise<MariadbModule>, target: 
               }),
             };
       try {
-        return await mariadb.createConnection(guarded);
+        return withDeletableMeta(await mariadb.createConnection(guarded));
       } catch (error) {
         if (error instanceof Error) {
           const failure = error as MariadbError;
@@ -116,4 +116,30 @@ export function createMariadbDriver(load: () => Promise<MariadbModule>, target: 
   };
   wrapped.set(driver, load);
   return driver;
+}
+
+/** The one method of a mariadb connection that Sequelize's mariadb dialect runs statements with. */
+interface MariadbConnection {
+  query(...args: unknown[]): Promise<unknown>;
+}
+
+/**
+ * From mariadb 3.1 on, a result's `meta` is a non-configurable property, and Sequelize 6's mariadb
+ * dialect runs `delete data.meta` on raw query results: `sequelize.query("SELECT ...")` throws
+ * `Cannot delete property 'meta'` (models, `QueryTypes.SELECT` and `authenticate()` do not). This
+ * returns such results as a shallow copy whose `meta` can be deleted; nothing else changes.
+ */
+function withDeletableMeta<T>(connection: T): T {
+  const target = connection as unknown as MariadbConnection;
+  if (typeof target?.query !== "function") return connection;
+  const query = target.query.bind(target);
+  target.query = async (...args: unknown[]) => {
+    const result = await query(...args);
+    const meta = Array.isArray(result) ? Object.getOwnPropertyDescriptor(result, "meta") : undefined;
+    if (!meta || meta.configurable) return result;
+    const copy = [...(result as unknown[])];
+    Object.defineProperty(copy, "meta", { ...meta, configurable: true });
+    return copy;
+  };
+  return connection;
 }

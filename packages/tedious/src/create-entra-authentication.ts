@@ -9,8 +9,13 @@ import {
 
 /** The `authentication` value `withEntra` sets: tedious's `token-credential` type. */
 export interface EntraAuthentication {
+  /** tedious's authentication type for a `TokenCredential` it asks for a token at every login. */
   readonly type: "token-credential";
-  readonly options: { readonly credential: EntraTokenCredential };
+  /** The authentication options tedious reads. */
+  readonly options: {
+    /** The Entra credential: cached tokens from the shared provider, refreshed ahead of expiry. */
+    readonly credential: EntraTokenCredential;
+  };
 }
 
 /** An `authentication` value as found in a tedious or mssql config. */

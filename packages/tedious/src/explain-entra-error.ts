@@ -12,8 +12,17 @@ export const SESSION_TOKEN_EXPIRED = 37396;
 
 /** Anything that carries a tedious-shaped `authentication`: a tedious or mssql config, or a `Connection`. */
 export type EntraErrorSource =
-  | { readonly authentication?: unknown }
-  | { readonly config?: { readonly authentication?: unknown } }
+  | {
+      /** A config's `authentication`: its Entra credential drops an expired token. */
+      readonly authentication?: unknown;
+    }
+  | {
+      /** A `Connection`'s config. */
+      readonly config?: {
+        /** The config's `authentication`: its Entra credential drops an expired token. */
+        readonly authentication?: unknown;
+      };
+    }
   | undefined;
 
 /** The error fields tedious and mssql set (`ConnectionError`, `RequestError`, mssql's wrappers). */
@@ -26,10 +35,18 @@ interface DriverError extends Error {
 
 /** The parts of a tedious `Connection` that {@link watchEntraErrors} uses. */
 export interface WatchableConnection {
-  readonly config?: { readonly authentication?: unknown };
+  /** The connection's config. */
+  readonly config?: {
+    /** The config's `authentication`: its Entra credential drops a token the server refused. */
+    readonly authentication?: unknown;
+  };
+  /** Adds the `connect` listener that explains a failed login before your callback sees it. */
   prependOnceListener(event: "connect", listener: (error?: Error) => void): unknown;
+  /** Adds the `errorMessage` listener that watches for error 37396 (session token expired). */
   on(event: "errorMessage", listener: (message: { readonly number?: number }) => void): unknown;
+  /** Removes the `errorMessage` listener when the connection ends. */
   removeListener(event: "errorMessage", listener: (message: { readonly number?: number }) => void): unknown;
+  /** Adds the `end` listener that removes the `errorMessage` listener. */
   once(event: "end", listener: () => void): unknown;
 }
 
@@ -55,7 +72,7 @@ export interface WatchEntraErrorsOptions {
  * and errors already explained, are returned unchanged.
  *
  * tedious has no config-level hook for login failures, so call this in your `connect` callback
- * (or use {@link watchEntraErrors} once per connection; `@org/mssql-entra` does that for you).
+ * (or use {@link @org/tedious-entra!watchEntraErrors | watchEntraErrors} once per connection; `@org/mssql-entra` does that for you).
  *
  * @example
  * ```ts

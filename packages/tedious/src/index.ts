@@ -1,3 +1,10 @@
+/**
+ * Passwordless Microsoft Entra ID auth for tedious on Azure SQL Database: {@link withEntra} sets a
+ * `token-credential` authentication whose credential hands tedious a cached, refreshed access
+ * token at every login, with TDS 8 strict TLS.
+ *
+ * @packageDocumentation
+ */
 export type { EntraOptions } from "@org/entra-core";
 export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
 export { createEntraAuthentication, type EntraAuthentication } from "./create-entra-authentication.js";

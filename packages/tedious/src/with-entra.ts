@@ -6,13 +6,21 @@ import { createEntraAuthentication, type EntraAuthentication } from "./create-en
  * The tedious config shape `withEntra` accepts: tedious's own `ConnectionConfiguration`, with
  * `server` optional because it can come from `AZURE_SQL_SERVER`.
  */
-export type TediousEntraConfig = Omit<ConnectionConfiguration, "server"> & { server?: string };
+export type TediousEntraConfig = Omit<ConnectionConfiguration, "server"> & {
+  /** The Azure SQL server, e.g. `myserver.database.windows.net`. Defaults to `AZURE_SQL_SERVER`. */
+  server?: string;
+};
 
 /** What `withEntra` returns: your config type, now a complete tedious `ConnectionConfiguration`. */
 export type TediousEntraResult<T extends TediousEntraConfig = TediousEntraConfig> = Omit<
   T & ConnectionConfiguration,
   "authentication" | "options"
-> & { authentication: EntraAuthentication; options: ConnectionOptions };
+> & {
+  /** `{ type: "token-credential", options: { credential } }` with the Entra credential. */
+  authentication: EntraAuthentication;
+  /** Your options with `encrypt` (`"strict"`), `trustServerCertificate`, `port` and `database` resolved. */
+  options: ConnectionOptions;
+};
 
 /**
  * Wires Microsoft Entra authentication into a tedious config: every login presents a currently

@@ -5,6 +5,7 @@ export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 export interface Check {
   /** `settings`, `credential`, `token`, `network` or `login`. */
   readonly name: string;
+  /** Whether it passed, warns, failed or was skipped. */
   readonly status: CheckStatus;
   /** What was found, in one line. */
   readonly detail: string;
@@ -20,6 +21,8 @@ export interface Check {
 export interface DoctorReport {
   /** True when no check failed (warnings allowed). */
   readonly ok: boolean;
+  /** The engine that was checked; absent when none could be chosen. */
   readonly engine?: string | undefined;
+  /** The checks in the order they ran: `settings`, `credential`, `token`, `network`, `login`. */
   readonly checks: readonly Check[];
 }

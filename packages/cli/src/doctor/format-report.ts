@@ -9,7 +9,11 @@ const ASCII: Readonly<Record<CheckStatus, string>> = {
 };
 const COLORS: Readonly<Record<CheckStatus, string>> = { ok: "32", warn: "33", fail: "31", skip: "90" };
 
-/** How {@link formatReport} draws. */
+/**
+ * How {@link formatReport} draws.
+ *
+ * @inline
+ */
 export interface FormatReportOptions {
   /** ✓ ! ✗ with ANSI colours (a terminal without NO_COLOR); else `[ok]`, `[warn]`, `[FAIL]`. Defaults to `false`. */
   readonly fancy?: boolean;

@@ -33,10 +33,15 @@ import { gatewayGreeting, type MysqlPersona } from "./mysql-persona.js";
 export interface MysqlGatewayOptions {
   /** Interface to listen on, e.g. `127.0.0.1`. */
   readonly host: string;
-  /** Port to listen on; `0` picks a free port (read it back from {@link MysqlGateway.port}). */
+  /** Port to listen on; `0` picks a free port (read it back from the gateway's `port`). */
   readonly port: number;
   /** PEM private key and certificate chain presented to clients after their SSLRequest. */
-  readonly tls: { readonly key: string; readonly cert: string };
+  readonly tls: {
+    /** The PEM private key. */
+    readonly key: string;
+    /** The PEM certificate chain, leaf first. */
+    readonly cert: string;
+  };
   /** Refuse logins without TLS with error 3159, as Azure does (`require_secure_transport=ON`). */
   readonly requireTls: boolean;
   /**
@@ -44,7 +49,14 @@ export interface MysqlGatewayOptions {
    * password of every user the gateway logs in as (`mysql_native_password`, `caching_sha2_password`
    * or `mysql_clear_password`). Defaults to an empty password.
    */
-  readonly backend: { readonly host: string; readonly port: number; readonly password?: string };
+  readonly backend: {
+    /** The backend server's host. */
+    readonly host: string;
+    /** The backend server's port. */
+    readonly port: number;
+    /** The backend password of every user. Defaults to an empty password. */
+    readonly password?: string;
+  };
   /**
    * What the greeting claims to be. `mysql8` presents MySQL 8.0.42 as Azure Database for MySQL does
    * (`CLIENT_LONG_PASSWORD` set, no MariaDB extended capabilities, default plugin
@@ -64,13 +76,21 @@ export interface MysqlGatewayOptions {
   onLogin?(event: { accepted: boolean; reason?: LoginRejectionReason; user: string }): void;
 }
 
-/** Tunables of {@link startMysqlGateway} that tests shorten. */
+/**
+ * Tunables of {@link startMysqlGateway} that tests shorten: `startupTimeoutInMs`, after which a
+ * connection that has not finished logging in is closed (default 30 000), and `lingerInMs`, how
+ * long a refused client may take to close before its socket is destroyed (default 2 000).
+ */
 export type MysqlGatewayLimits = SessionLimits;
 
 /** Default {@link MysqlGatewayLimits}. */
 export const DEFAULT_MYSQL_GATEWAY_LIMITS: MysqlGatewayLimits = DEFAULT_SESSION_LIMITS;
 
-/** A running gateway; `close()` stops it. */
+/**
+ * A running gateway; `close()` stops it. It has the `host` it listens on (as given in the
+ * options), the `port` (the real one when `0` was asked), and `close()`, which stops listening and
+ * destroys every live connection (idempotent).
+ */
 export type MysqlGateway = TrackedServer;
 
 /** The Entra audience Azure Database for MySQL accepts (named in the audience error). */

@@ -516,12 +516,17 @@ export function parseClearPassword(payload: Buffer): string {
   return payload.subarray(0, end < 0 ? payload.length : end).toString("utf8");
 }
 
-/** The fields of an ERR packet. */
+/**
+ * The fields of an ERR packet.
+ *
+ * @inline
+ */
 export interface MysqlErrorFields {
   /** Error number, e.g. 1045. */
   readonly code: number;
   /** Five-character SQLSTATE, e.g. `28000`; left out of pre-handshake errors, which carry none. */
   readonly sqlState?: string;
+  /** The human-readable error message. */
   readonly message: string;
 }
 

@@ -44,10 +44,7 @@ async function startBackend(
   context: EngineContext,
 ): Promise<StartedBackend> {
   if (options.backend === "pglite") {
-    const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([
-      import("@electric-sql/pglite"),
-      import("@electric-sql/pglite-socket"),
-    ]);
+    const [{ PGlite }, { PGLiteSocketServer }] = await loadPglite();
     const db = await PGlite.create();
     context.addCleanup(() => db.close());
     for (const role of roleNames) {
@@ -103,4 +100,23 @@ function quoteIdentifier(name: string): string {
 
 function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * PGlite is an optional peer: only the PGlite backend needs it, so MySQL-only and SQL-only users
+ * of the emulator do not download it. A missing install says what to add.
+ */
+async function loadPglite() {
+  try {
+    return await Promise.all([import("@electric-sql/pglite"), import("@electric-sql/pglite-socket")]);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw error;
+    throw new Error(
+      "The PGlite backend needs @electric-sql/pglite and @electric-sql/pglite-socket: " +
+        "npm i -D @electric-sql/pglite@0.5.14 @electric-sql/pglite-socket@0.2.17 " +
+        "(or give a real server with --postgres-url / postgres.backend).",
+      { cause: error },
+    );
+  }
 }

@@ -687,14 +687,25 @@ function withUsLength(type: number, body: Buffer): Buffer {
   return Buffer.concat([header, body]);
 }
 
-/** Fields of an ERROR or INFO token. */
+/**
+ * Fields of an ERROR or INFO token.
+ *
+ * @inline
+ */
 export interface TdsMessageFields {
+  /** The error number, e.g. 18456 (login failed). */
   readonly number: number;
+  /** The error state, which tells apart causes sharing a number. */
   readonly state: number;
+  /** The severity class, e.g. 14. */
   readonly class: number;
+  /** The human-readable error message. */
   readonly message: string;
+  /** The name of the server that reports it. Defaults to empty. */
   readonly serverName?: string;
+  /** The stored procedure it occurred in. Defaults to empty. */
   readonly procName?: string;
+  /** The line number it occurred on. Defaults to 1. */
   readonly lineNumber?: number;
 }
 

@@ -15,7 +15,12 @@ export interface SqlServerEndpointOptions {
   /** Port to listen on; `0` picks a free port (read it back from {@link SqlServerEndpoint.port}). */
   readonly port: number;
   /** PEM private key and certificate chain (TDS 8 strict TLS and TLS inside PRELOGIN). */
-  readonly tls: { readonly key: string; readonly cert: string };
+  readonly tls: {
+    /** The PEM private key. */
+    readonly key: string;
+    /** The PEM certificate chain, leaf first. */
+    readonly cert: string;
+  };
   /**
    * Require encryption, as Azure SQL Database does: a client whose PRELOGIN says it cannot encrypt
    * is answered ENCRYPT_REQ and refused (`tls-required`). `startEmulator` turns it on unless
