@@ -244,7 +244,11 @@ export function describeConformance(target: ConformanceTarget): void {
       } finally {
         await pool.close();
       }
-      expect(harness.emulator.counters.loginsAccepted).toBe(11 + 2 * probe);
+      // A pool that tops itself up after a connection ends (spareLoginsPerToken) may or may not
+      // open its spare before close(): that login uses the cached token too and must succeed.
+      const accepted = harness.emulator.counters.loginsAccepted;
+      expect(accepted).toBeGreaterThanOrEqual(11 + 2 * probe);
+      expect(accepted).toBeLessThanOrEqual(11 + 2 * probe + (target.spareLoginsPerToken ?? 0));
       expect(harness.emulator.counters.loginsRejected).toBe(0);
     });
 

@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { promisify } from "node:util";
 import { getSharedTokenProvider, resetSharedTokenProviders, scopeFor } from "@org/entra-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -98,4 +101,114 @@ it("the mariadb client logs in with the token, the cleartext plugin and verified
   // MariaDB's client needs no flag for the cleartext plugin (it calls --enable-cleartext-plugin obsolete).
   expect(stdout.trim()).toBe(`${env.AZURE_MYSQL_USER}@%`);
   expect(harness.emulator.counters.byEngine.mysql.loginsAccepted).toBe(1);
+});
+
+// `entra-db` output fed to the clients the way people type it, through a real shell. The built bin
+// is resolved from the repo root (integration/package.json does not make it a bin on PATH).
+const entraDb = `${JSON.stringify(process.execPath)} ${JSON.stringify(
+  path.resolve(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.mjs"),
+)}`;
+
+/** Runs a bash command line with PATH and the emulator's env (NODE_EXTRA_CA_CERTS included). */
+function bash(command: string, extra: Record<string, string> = {}) {
+  return run("bash", ["-c", command], {
+    env: { PATH: process.env.PATH, ...harness.emulator.env, ...extra },
+    timeout: 20_000,
+  });
+}
+
+/** Runs a bash command line with a pseudo-terminal as its stdout, as in an interactive shell. */
+function bashInTerminal(command: string) {
+  // script(1) keeps running until its stdin ends: give it /dev/null.
+  return run(
+    "bash",
+    ["-c", `script -qec ${shellWord(`bash -c ${shellWord(command)}`)} /dev/null < /dev/null`],
+    {
+      env: { PATH: process.env.PATH, ...harness.emulator.env },
+      timeout: 20_000,
+    },
+  ).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
+}
+
+function shellWord(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+it('psql "$(entra-db url)" logs in out of the box (sslrootcert from NODE_EXTRA_CA_CERTS, libpq 15)', async () => {
+  requireBinary(["/usr/bin/psql"], "postgresql-client");
+  const { stdout } = await bash(
+    `set -e; url="$(${entraDb} url -e postgresql)"; psql "$url" -Atc "select current_user"`,
+  ).catch((error: { stderr: string }) => {
+    throw new Error(error.stderr);
+  });
+  expect(stdout.trim()).toBe(harness.emulator.env.AZURE_POSTGRESQL_USER);
+});
+
+it('eval "$(entra-db env)" needs no --force in an interactive terminal (stdout of $(...) is a pipe)', async () => {
+  requireBinary(["/usr/bin/psql"], "postgresql-client");
+  requireBinary(["/usr/bin/script"], "bsdutils");
+  const user = harness.emulator.env.AZURE_POSTGRESQL_USER as string;
+  // -w: psql must never prompt (a prompt would wait on the terminal).
+  const ok = await bashInTerminal(
+    `set -e; eval "$(${entraDb} env -e postgresql)"; psql -w -P pager=off -Atc "select 'as:' || current_user"`,
+  );
+  expect(ok.stdout).toContain(`as:${user}`);
+  expect(ok.code).toBe(0);
+  // The control: the same command straight to that terminal is refused, so the terminal is real.
+  const refused = await bashInTerminal(`${entraDb} env -e postgresql`);
+  expect(refused.code).toBe(1);
+  expect(refused.stdout).toMatch(/Refusing to print an access token to a terminal/);
+  expect(refused.stdout).not.toMatch(/eyJ/);
+});
+
+it('eval "$(entra-db env -e mysql)" then the mariadb command it names logs in with verified TLS', async () => {
+  requireBinary(["/usr/bin/mariadb"], "mariadb-client");
+  const { stdout: lines } = await bash(`${entraDb} env -e mysql`);
+  const named = /^# {3}(mariadb --ssl-verify-server-cert .*)$/m.exec(lines)?.[1];
+  expect(named).toContain("--ssl-ca=");
+  // MYSQL_HOST is localhost here, which the client would take as its Unix socket: force TCP.
+  const { stdout } = await bash(
+    `eval "$(${entraDb} env -e mysql)" && ${named?.replace("mariadb ", "mariadb --protocol=TCP --batch --skip-column-names -e 'select current_user()' ")}`,
+  );
+  expect(stdout.trim()).toBe(`${harness.emulator.env.AZURE_MYSQL_USER}@%`);
+});
+
+it("entra-db pgpass writes an entry (0600, other lines kept) that psql logs in with via PGPASSFILE", async () => {
+  requireBinary(["/usr/bin/psql"], "postgresql-client");
+  const dir = await mkdtemp(path.join(os.tmpdir(), "entra-pgpass-"));
+  try {
+    const file = path.join(dir, "pgpass");
+    await writeFile(file, "# mine\nother.example.com:5432:*:someone:keep\n", { mode: 0o600 });
+    const { env } = harness.emulator;
+    const first = await bash(`${entraDb} pgpass --file ${shellWord(file)}`);
+    expect(first.stdout).toMatch(/It expires at \d{4}-\d\d-\d\dT.*run entra-db pgpass again before then/);
+    expect(first.stdout).not.toMatch(/eyJ/);
+    await bash(`${entraDb} pgpass --file ${shellWord(file)}`); // refreshes the same line
+    const lines = (await readFile(file, "utf8")).trimEnd().split("\n");
+    expect(lines.slice(0, 2)).toEqual(["# mine", "other.example.com:5432:*:someone:keep"]);
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^localhost:${env.AZURE_POSTGRESQL_PORT}:${env.AZURE_POSTGRESQL_DATABASE}:${env.AZURE_POSTGRESQL_USER}:eyJ`,
+      ),
+    );
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // psql with no PGPASSWORD: libpq reads the password from the file.
+    const { stdout } = await run(
+      "psql",
+      [
+        `host=localhost port=${env.AZURE_POSTGRESQL_PORT} dbname=${env.AZURE_POSTGRESQL_DATABASE} user=${env.AZURE_POSTGRESQL_USER} sslmode=verify-full sslrootcert=${env.NODE_EXTRA_CA_CERTS}`,
+        "-w",
+        "-Atc",
+        "select current_user",
+      ],
+      { env: { PATH: process.env.PATH, PGPASSFILE: file }, timeout: 15_000 },
+    );
+    expect(stdout.trim()).toBe(env.AZURE_POSTGRESQL_USER);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

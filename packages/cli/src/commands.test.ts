@@ -1,7 +1,9 @@
 import { CredentialUnavailableError } from "@azure/identity";
+import { EntraAuthError } from "@org/entra-core";
 import { describe, expect, it } from "vitest";
+import { CliError } from "./cli-error.js";
 import type { CliIo } from "./cli-io.js";
-import { run } from "./run.js";
+import { formatError, run } from "./run.js";
 
 const payload = Buffer.from(
   JSON.stringify({
@@ -39,7 +41,10 @@ describe("entra-db token", () => {
     const { io, stdout, stderr, scopes } = fakeIo({ tty: true });
     expect(await run(["token"], io)).toBe(1);
     expect(stdout()).toBe("");
-    expect(stderr()).toMatch(/Refusing to print an access token to a terminal\. Use --force or pipe it/);
+    expect(stderr()).toBe(
+      "entra-db: Refusing to print an access token to a terminal. [SECRET_TO_TERMINAL]\n" +
+        "  hint: Use --force or pipe it (e.g. `| pbcopy`, `> file`, or `$(entra-db ...)`).\n",
+    );
     expect(scopes).toEqual([]);
   });
 
@@ -66,13 +71,13 @@ describe("entra-db token", () => {
     const { io, stdout, stderr } = fakeIo({ fail: new CredentialUnavailableError("no identity here") });
     expect(await run(["token"], io)).toBe(1);
     expect(stdout()).toBe("");
-    expect(stderr()).toMatch(/^entra-db: .*\[CREDENTIAL_FAILED\]\n$/);
+    expect(stderr()).toMatch(/^entra-db: .*\[CREDENTIAL_FAILED\]\n( {2}hint: .*\n)?$/);
   });
 
-  it("rejects unknown flags with a pointer to --help", async () => {
+  it("rejects unknown flags with exit 2, the code on the message line and the hint on its own", async () => {
     const { io, stderr } = fakeIo();
-    expect(await run(["token", "--nope"], io)).toBe(1);
-    expect(stderr()).toMatch(/--nope.*entra-db token --help.*\[INVALID_SETTING\]/);
+    expect(await run(["token", "--nope"], io)).toBe(2);
+    expect(stderr()).toBe("entra-db: Unknown option '--nope'. [USAGE]\n  hint: Run: entra-db token --help\n");
   });
 });
 
@@ -80,9 +85,11 @@ describe("entra-db url and env", () => {
   it("url uses the token's name when no user is configured", async () => {
     const { io, stdout } = fakeIo();
     expect(await run(["url"], io)).toBe(0);
-    expect(stdout()).toBe(
-      `postgresql://dev%40contoso.com:${TOKEN}@srv.postgres.database.azure.com:5432/app?sslmode=verify-full\n`,
-    );
+    expect(
+      stdout().startsWith(
+        `postgresql://dev%40contoso.com:${TOKEN}@srv.postgres.database.azure.com:5432/app?`,
+      ),
+    ).toBe(true);
   });
 
   it("url and env refuse a terminal without --force", async () => {
@@ -96,7 +103,9 @@ describe("entra-db url and env", () => {
   it("url needs a host and names the variable", async () => {
     const { io, stderr } = fakeIo({ env: {} });
     expect(await run(["url", "-e", "mysql"], io)).toBe(1);
-    expect(stderr()).toMatch(/--host or set AZURE_MYSQL_HOST.*\[MISSING_SETTING\]/);
+    expect(stderr()).toMatch(
+      /^entra-db: No host given for mysql\. \[MISSING_SETTING\]\n {2}hint: .*--host or set AZURE_MYSQL_HOST/,
+    );
   });
 
   it("env prints shell lines for psql", async () => {
@@ -118,7 +127,76 @@ describe("help and version", () => {
     const version = fakeIo();
     expect(await run(["--version"], version.io)).toBe(0);
     expect(version.stdout()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("exit statuses and error output", () => {
+  it("no arguments: usage on stderr, nothing on stdout, exit 2", async () => {
+    const { io, stdout, stderr } = fakeIo();
+    expect(await run([], io)).toBe(2);
+    expect(stdout()).toBe("");
+    expect(stderr()).toMatch(/^Usage: entra-db <command>/);
+    expect(stderr()).toMatch(/Exit status:\n {2}0 .*\n {2}1 .*\n(.*\n)? {2}2 {2}usage error/);
+  });
+
+  it("unknown command or top-level option: USAGE, exit 2, the commands in the hint", async () => {
     const unknown = fakeIo();
-    expect(await run(["frobnicate"], unknown.io)).toBe(1);
+    expect(await run(["frobnicate"], unknown.io)).toBe(2);
+    expect(unknown.stderr()).toMatch(
+      /^entra-db: Unknown command "frobnicate"\. \[USAGE\]\n {2}hint: Commands: token, url, env, .*doctor\. Run: entra-db --help\n$/,
+    );
+    const option = fakeIo();
+    expect(await run(["--frob"], option.io)).toBe(2);
+    expect(option.stderr()).toMatch(/^entra-db: Unknown option '--frob'\. \[USAGE\]\n/);
+    const help = fakeIo();
+    expect(await run(["help", "frobnicate"], help.io)).toBe(2);
+  });
+
+  it("bad option values are usage errors (exit 2)", async () => {
+    for (const args of [
+      ["doctor", "--timeout", "x"],
+      ["doctor", "--deadline", "-1"],
+      ["doctor", "--port", "99999", "-e", "pg"],
+      ["doctor", "-e", "oracle"],
+      ["doctor", "--ca", "/nonexistent/ca.pem"],
+      ["url", "--host"],
+    ]) {
+      const { io, stderr, stdout } = fakeIo();
+      expect(await run(args, io), args.join(" ")).toBe(2);
+      expect(stderr(), args.join(" ")).toMatch(/^entra-db: [^\n]+ \[USAGE\]\n/);
+      expect(stdout()).toBe("");
+    }
+  });
+
+  it("a failed operation is exit 1 with its own code", async () => {
+    const { io, stderr } = fakeIo({ fail: new CredentialUnavailableError("no identity here") });
+    expect(await run(["url"], io)).toBe(1);
+    expect(stderr()).toMatch(
+      /^entra-db: [^\n]*no identity here[^\n]* \[CREDENTIAL_FAILED\]\n( {2}hint: [^\n]+\n)?$/,
+    );
+  });
+
+  it("url, env and token with several engines configured ask for --engine, naming them (exit 2)", async () => {
+    for (const command of ["url", "env", "token"]) {
+      const { io, stderr, scopes } = fakeIo({
+        env: { AZURE_POSTGRESQL_HOST: "p", AZURE_MYSQL_HOST: "m", AZURE_SQL_SERVER: "s" },
+      });
+      expect(await run([command], io)).toBe(2);
+      expect(stderr()).toBe(
+        "entra-db: Service Connector variables are set for several engines (postgresql, mysql, sqlserver). [USAGE]\n" +
+          "  hint: Pass --engine postgresql|mysql|sqlserver to pick one.\n",
+      );
+      expect(scopes).toEqual([]);
+    }
+  });
+});
+
+describe("formatError", () => {
+  it("puts the hint of an EntraAuthError on its own line, never run into the message", () => {
+    const error = new EntraAuthError("MISSING_SETTING", "No host.", { hint: "Pass --host." });
+    expect(formatError(error)).toBe("entra-db: No host. [MISSING_SETTING]\n  hint: Pass --host.");
+    expect(formatError(new CliError("USAGE", "Bad."))).toBe("entra-db: Bad. [USAGE]");
+    expect(formatError(new Error("plain"))).toBe("entra-db: plain");
+    expect(formatError("text")).toBe("entra-db: text");
   });
 });

@@ -6,12 +6,14 @@
  * @packageDocumentation
  */
 export { buildConnectionUrl, type ConnectionUrlParts, type MysqlUrlFormat } from "./build-url.js";
+export { CliError, type CliErrorCode, EXIT, isCliError } from "./cli-error.js";
 export type { CliIo, CreateCredentialOptions, NamedCredential, OutputStream } from "./cli-io.js";
 export { processIo } from "./cli-io.js";
 export type { Check, CheckStatus, DoctorReport } from "./doctor/check.js";
 export { credentialNamesFor } from "./doctor/credential-chain.js";
 export { formatReport } from "./doctor/format-report.js";
 export { envLines } from "./env-command.js";
+export { SYSTEM_CA_BUNDLES } from "./resolve-login.js";
 export { formatError, run, VERSION } from "./run.js";
 export { selectEngine } from "./select-engine.js";
-export { exportLines, shellQuote } from "./shell-quote.js";
+export { exportLines, type Shell, shellQuote } from "./shell-quote.js";

@@ -1,5 +1,8 @@
+import { accessSync, constants } from "node:fs";
+import path from "node:path";
 import { EntraAuthError, resolveUsername } from "@org/entra-core";
 import { acquireToken } from "./acquire-token.js";
+import { CliError } from "./cli-error.js";
 import type { CliIo } from "./cli-io.js";
 import { requireHost, resolveTarget, type TargetFlags } from "./resolve-target.js";
 
@@ -14,6 +17,94 @@ export interface Login {
   readonly user: string;
   /** The access token, used as the password. */
   readonly token: string;
+  /** When the token expires, epoch ms. */
+  readonly expiresOnTimestamp: number;
+}
+
+/** The CA certificates a client should verify the server with, see {@link resolveCa}. */
+export interface CaChoice {
+  /** An absolute file path, or `"system"` for the operating system's store. */
+  readonly file: string;
+  /**
+   * Where it came from: `--ca`, `PGSSLROOTCERT`, `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`,
+   * `system-bundle` (the operating system's CA bundle file) or `default` (`"system"`).
+   */
+  readonly source:
+    | "--ca"
+    | "PGSSLROOTCERT"
+    | "NODE_EXTRA_CA_CERTS"
+    | "SSL_CERT_FILE"
+    | "system-bundle"
+    | "default";
+}
+
+/**
+ * Where operating systems keep their CA bundle as one PEM file: Debian, Ubuntu, Alpine and Arch;
+ * RHEL and Fedora; openSUSE; macOS and the BSDs.
+ */
+export const SYSTEM_CA_BUNDLES: readonly string[] = [
+  "/etc/ssl/certs/ca-certificates.crt",
+  "/etc/pki/tls/certs/ca-bundle.crt",
+  "/etc/ssl/ca-bundle.pem",
+  "/etc/ssl/cert.pem",
+];
+
+function isReadable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The CA the printed connection settings verify the server with: `--ca <file>` (or `--ca system`),
+ * else for PostgreSQL a `PGSSLROOTCERT` already set, else `NODE_EXTRA_CA_CERTS` when it names a
+ * readable file (the emulator and private CAs set it), else `SSL_CERT_FILE`, else the operating
+ * system's CA bundle file ({@link SYSTEM_CA_BUNDLES}), else `"system"` (libpq 16+ only). Files are
+ * made absolute so the output works from any directory. Throws `CliError` `USAGE` when the `--ca` file cannot be read.
+ *
+ * @example
+ * ```ts
+ * resolveCa(undefined, "postgresql", { NODE_EXTRA_CA_CERTS: "/tmp/ca.pem" }); // { file: "/tmp/ca.pem", source: "NODE_EXTRA_CA_CERTS" }
+ * ```
+ */
+export function resolveCa(
+  flag: string | undefined,
+  engine: "postgresql" | "mysql",
+  env: Readonly<Record<string, string | undefined>>,
+  bundles: readonly string[] = SYSTEM_CA_BUNDLES,
+): CaChoice {
+  if (flag !== undefined) {
+    if (flag === "system") return { file: "system", source: "--ca" };
+    const file = path.resolve(flag);
+    if (flag === "" || !isReadable(file)) {
+      throw new CliError(
+        "USAGE",
+        `Cannot read the --ca file "${flag}".`,
+        "Pass a PEM file with the CA certificates of the server, or --ca system for the system store.",
+      );
+    }
+    return { file, source: "--ca" };
+  }
+  const pgRootCert = engine === "postgresql" ? env.PGSSLROOTCERT : undefined;
+  if (pgRootCert) {
+    return { file: pgRootCert === "system" ? "system" : path.resolve(pgRootCert), source: "PGSSLROOTCERT" };
+  }
+  const extra = env.NODE_EXTRA_CA_CERTS;
+  if (extra && isReadable(path.resolve(extra))) {
+    return { file: path.resolve(extra), source: "NODE_EXTRA_CA_CERTS" };
+  }
+  // A file every client reads (libpq of any version, node-postgres, Prisma), where "system" is
+  // understood by libpq 16+ only and read as a file name by the others.
+  const sslCertFile = env.SSL_CERT_FILE;
+  if (sslCertFile && isReadable(path.resolve(sslCertFile))) {
+    return { file: path.resolve(sslCertFile), source: "SSL_CERT_FILE" };
+  }
+  const bundle = bundles.find(isReadable);
+  if (bundle) return { file: bundle, source: "system-bundle" };
+  return { file: "system", source: "default" };
 }
 
 /** Options for {@link resolveLogin}. */
@@ -22,13 +113,15 @@ export interface ResolveLoginOptions {
   readonly command: string;
   /** What to use for Azure SQL instead, the hint of that message. */
   readonly azureSqlHint: string;
+  /** What to use for MySQL instead, for a command that supports PostgreSQL only. */
+  readonly mysqlHint?: string | undefined;
 }
 
 /**
  * The login of `url` and `env`: the target from the flags and Service Connector variables (see
  * `resolveTarget`), which must be PostgreSQL or MySQL and have a host, a token for it within
  * `--timeout` (see `acquireToken`), and the user. Throws `EntraAuthError`: `INVALID_SETTING` for
- * Azure SQL or a malformed flag or variable, `MISSING_SETTING` without a host, and the token's errors.
+ * Azure SQL (and MySQL when `options.mysqlHint` is set) or a malformed flag or variable, `MISSING_SETTING` without a host, and the token's errors.
  *
  * @example
  * ```ts
@@ -48,12 +141,25 @@ export async function resolveLogin(
       { hint: options.azureSqlHint },
     );
   }
+  if (target.engine === "mysql" && options.mysqlHint !== undefined) {
+    throw new EntraAuthError("INVALID_SETTING", `entra-db ${options.command} supports postgresql only.`, {
+      hint: options.mysqlHint,
+    });
+  }
   const host = requireHost(target);
-  const { token } = await acquireToken(io, {
+  const { token, expiresOnTimestamp } = await acquireToken(io, {
     scope: target.scope,
     clientId: target.clientId,
     timeout: flags.timeout,
   });
   const user = resolveUsername({ explicit: target.user, token });
-  return { engine: target.engine, host, port: target.port, database: target.database, user, token };
+  return {
+    engine: target.engine,
+    host,
+    port: target.port,
+    database: target.database,
+    user,
+    token,
+    expiresOnTimestamp,
+  };
 }

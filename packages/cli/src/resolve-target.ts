@@ -1,4 +1,5 @@
 import { type Engine, EntraAuthError, resolveSettings, scopeFor } from "@org/entra-core";
+import { CliError } from "./cli-error.js";
 import type { CommandFlags, TARGET_OPTIONS } from "./command-options.js";
 import { selectEngine } from "./select-engine.js";
 
@@ -22,6 +23,8 @@ export interface Target {
   /** True when `scope` came from `--scope`. */
   readonly scopeOverridden: boolean;
   readonly ssl?: boolean | undefined;
+  /** The settings that came from flags rather than the Service Connector variables, e.g. `["--host", "--port"]`. */
+  readonly fromFlags?: readonly string[] | undefined;
 }
 
 /** The default port of an engine. */
@@ -32,10 +35,7 @@ export function defaultPort(engine: Engine): number {
 function parsePort(value: string): number {
   const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
   if (!(port >= 1 && port <= 65535)) {
-    throw new EntraAuthError(
-      "INVALID_SETTING",
-      `--port must be an integer from 1 to 65535 (got "${value}").`,
-    );
+    throw new CliError("USAGE", `--port must be an integer from 1 to 65535 (got "${value}").`);
   }
   return port;
 }
@@ -45,7 +45,7 @@ function parsePort(value: string): number {
  * database, user and client ID from its flag, else its Service Connector variable (the port
  * last from the engine's standard port, see {@link defaultPort}), and the scope from `--scope`,
  * else `scopeFor(engine, host)`. Throws `EntraAuthError` `INVALID_SETTING` for a malformed
- * variable or flag.
+ * variable, `CliError` `USAGE` for a malformed flag (`--port`, `--engine`).
  *
  * @example
  * ```ts
@@ -70,7 +70,32 @@ export function resolveTarget(flags: TargetFlags, env: Env): Target {
     scope: flags.scope || scopeFor(engine, host),
     scopeOverridden: Boolean(flags.scope),
     ssl: settings.ssl,
+    fromFlags: (["host", "port", "database", "user", "client-id", "scope"] as const)
+      .filter((name) => Boolean(flags[name]))
+      .map((name) => `--${name}`),
   };
+}
+
+/**
+ * The settings a command actually uses, in one line: `engine host:port/database user <user>
+ * client id <id>` (flags over Service Connector variables, the port defaulted per engine), for
+ * every verb that shows its settings.
+ *
+ * @example
+ * ```ts
+ * describeTarget(resolveTarget({ host: "127.0.0.1", port: "5432" }, process.env));
+ * // "postgresql 127.0.0.1:5432/app user orders-api"
+ * ```
+ */
+export function describeTarget(target: Target): string {
+  return [
+    target.engine,
+    target.host ? ` ${target.host}:${target.port}` : " (no host)",
+    target.database ? `/${target.database}` : "",
+    target.user ? ` user ${target.user}` : "",
+    target.clientId ? ` client id ${target.clientId}` : "",
+    target.scopeOverridden ? ` scope ${target.scope}` : "",
+  ].join("");
 }
 
 /** Throws `MISSING_SETTING` when the target has no host. */

@@ -1,4 +1,5 @@
 import { type Engine, EntraAuthError } from "@org/entra-core";
+import { CliError } from "./cli-error.js";
 
 /**
  * Environment variables by name, as in `process.env`.
@@ -42,9 +43,36 @@ export function serviceConnectorVariables(engine: Engine, env: Env): string[] {
 }
 
 /**
- * Picks the engine: the `--engine` flag (`postgresql`, `mysql`, `sqlserver`, or the aliases
- * `postgres`, `pg`, `mariadb`, `mssql`, `sql`), else the one engine whose Service Connector
- * variables are set. Throws `EntraAuthError` (`INVALID_SETTING` / `MISSING_SETTING`) otherwise.
+ * The engines whose Service Connector variables are set, in the order postgresql, mysql, sqlserver.
+ *
+ * @example
+ * ```ts
+ * configuredEngines({ AZURE_MYSQL_HOST: "h", AZURE_SQL_SERVER: "s" }); // ["mysql", "sqlserver"]
+ * ```
+ */
+export function configuredEngines(env: Env): Engine[] {
+  return (Object.keys(ENGINE_PREFIXES) as Engine[]).filter(
+    (engine) => serviceConnectorVariables(engine, env).length > 0,
+  );
+}
+
+/**
+ * Reads an `--engine` value (`postgresql`, `mysql`, `sqlserver`, or the aliases `postgres`, `pg`,
+ * `mariadb`, `mssql`, `sql`). Throws `CliError` `USAGE` for anything else.
+ */
+export function parseEngine(flag: string): Engine {
+  const engine = ALIASES[flag.trim().toLowerCase()];
+  if (!engine) {
+    throw new CliError("USAGE", `Unknown engine "${flag}".`, "Use --engine postgresql, mysql or sqlserver.");
+  }
+  return engine;
+}
+
+/**
+ * Picks the engine: the `--engine` flag (aliases such as `pg` and `mssql` accepted), else the one engine whose
+ * Service Connector variables are set. Throws `CliError` `USAGE` for an unknown engine and when
+ * variables of several engines are set (the message names them), and `EntraAuthError`
+ * `MISSING_SETTING` when there is neither a flag nor a variable.
  *
  * @example
  * ```ts
@@ -52,27 +80,17 @@ export function serviceConnectorVariables(engine: Engine, env: Env): string[] {
  * ```
  */
 export function selectEngine(flag: string | undefined, env: Env): Engine {
-  if (flag !== undefined) {
-    const engine = ALIASES[flag.trim().toLowerCase()];
-    if (!engine) {
-      throw new EntraAuthError("INVALID_SETTING", `Unknown engine "${flag}".`, {
-        hint: "Use --engine postgresql, mysql or sqlserver.",
-      });
-    }
-    return engine;
-  }
-  const found = (Object.keys(ENGINE_PREFIXES) as Engine[]).filter(
-    (engine) => serviceConnectorVariables(engine, env).length > 0,
-  );
+  if (flag !== undefined) return parseEngine(flag);
+  const found = configuredEngines(env);
   if (found.length === 1) return found[0] as Engine;
   if (found.length === 0) {
     throw new EntraAuthError("MISSING_SETTING", "No --engine given and no Service Connector variables set.", {
       hint: "Pass --engine postgresql|mysql|sqlserver (with --host), or set AZURE_POSTGRESQL_HOST, AZURE_MYSQL_HOST or AZURE_SQL_SERVER.",
     });
   }
-  throw new EntraAuthError(
-    "MISSING_SETTING",
+  throw new CliError(
+    "USAGE",
     `Service Connector variables are set for several engines (${found.join(", ")}).`,
-    { hint: `Pass --engine ${found.join("|")} to pick one.` },
+    `Pass --engine ${found.join("|")} to pick one.`,
   );
 }

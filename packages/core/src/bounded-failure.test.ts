@@ -30,7 +30,11 @@ describe("bounded-failure", () => {
   it("treats an already expired token as a failure", async () => {
     const { clock, credential, provider } = harness();
     credential.script.push({ token: "old", expiresOnTimestamp: clock.now() - 1 });
-    expect((await rejectionOf(provider.getToken())).code).toBe("CREDENTIAL_FAILED");
+    const error = await rejectionOf(provider.getToken());
+    expect(error.code).toBe("CREDENTIAL_FAILED");
+    // The hint is about what the credential returned, not about managed identities or az login.
+    expect(error.hint).toContain("expiresOnTimestamp in epoch milliseconds");
+    expect(error.hint).not.toMatch(/az login|managed identity/);
   });
 
   it("handles a credential that throws synchronously", async () => {

@@ -38,6 +38,12 @@ export function isTokenProviderClosed(provider: EntraTokenProvider): boolean {
   return processRegistry().closed.has(provider);
 }
 
+/** For a credential that answered, but not with a usable token (typically a credential of your own). */
+const ANSWER_HINT =
+  "getToken() must resolve to { token, expiresOnTimestamp } with expiresOnTimestamp in epoch milliseconds " +
+  "and in the future: check what your credential returns (seconds instead of milliseconds, a token cached " +
+  "past its expiry) and this machine's clock.";
+
 const CREDENTIAL_HINT =
   "On Azure, check that the managed identity is enabled (or the user-assigned identity is assigned) on this " +
   'resource and that clientId is the identity\'s client ID; locally, sign in with "az login".';
@@ -157,10 +163,14 @@ export function createTokenProvider(options: TokenProviderOptions): EntraTokenPr
       typeof answer.expiresOnTimestamp !== "number" ||
       !Number.isFinite(answer.expiresOnTimestamp)
     ) {
-      throw fail("CREDENTIAL_FAILED", new Error("the credential returned no token"));
+      throw fail("CREDENTIAL_FAILED", new Error("the credential returned no token"), ANSWER_HINT);
     }
     if (answer.expiresOnTimestamp <= now) {
-      throw fail("CREDENTIAL_FAILED", new Error("the credential returned a token that has already expired"));
+      throw fail(
+        "CREDENTIAL_FAILED",
+        new Error("the credential returned a token that has already expired"),
+        ANSWER_HINT,
+      );
     }
     if (previous && answer.token === previous.token) {
       counters.sameTokenReturned++;
@@ -200,7 +210,7 @@ export function createTokenProvider(options: TokenProviderOptions): EntraTokenPr
     return handout;
   }
 
-  function fail(code: EntraAuthErrorCode, error: unknown): EntraAuthError {
+  function fail(code: EntraAuthErrorCode, error: unknown, hint = CREDENTIAL_HINT): EntraAuthError {
     if (closed) return closedError();
     counters.failures++;
     const now = clock.now();
@@ -224,7 +234,7 @@ export function createTokenProvider(options: TokenProviderOptions): EntraTokenPr
     return new EntraAuthError(
       "CREDENTIAL_FAILED",
       `${credentialName} could not get a token for scope "${scope}": ${detail}`,
-      { hint: CREDENTIAL_HINT, cause },
+      { hint, cause },
     );
   }
 

@@ -189,15 +189,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const caFile = join(caDirectory, "ca.pem");
     await writeFile(caFile, tls.ca, { mode: 0o644 });
 
-    const endpoint = await startIdentityEndpoint({
-      issuer,
-      identities,
-      host,
-      port: settings.identityPort,
-      tokenLifetimeInSeconds: settings.tokenLifetimeInSeconds,
-      cacheTokens: settings.cacheTokens,
-      now,
-    });
+    const endpoint = await failingAs(
+      "identity",
+      startIdentityEndpoint({
+        issuer,
+        identities,
+        host,
+        port: settings.identityPort,
+        tokenLifetimeInSeconds: settings.tokenLifetimeInSeconds,
+        cacheTokens: settings.cacheTokens,
+        now,
+      }),
+    );
     cleanups.push(() => endpoint.close());
 
     const logins = new LoginTally();
@@ -222,10 +225,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       addCleanup: (cleanup) => cleanups.push(cleanup),
     });
     const postgres =
-      settings.postgres && (await startPostgresEngine(settings.postgres, engineContext("postgres")));
-    const mysql = settings.mysql && (await startMysqlEngine(settings.mysql, engineContext("mysql")));
+      settings.postgres &&
+      (await failingAs("postgres", startPostgresEngine(settings.postgres, engineContext("postgres"))));
+    const mysql =
+      settings.mysql && (await failingAs("mysql", startMysqlEngine(settings.mysql, engineContext("mysql"))));
     const sqlserver =
-      settings.sqlserver && (await startSqlServerEngine(settings.sqlserver, engineContext("sqlserver")));
+      settings.sqlserver &&
+      (await failingAs("sqlserver", startSqlServerEngine(settings.sqlserver, engineContext("sqlserver"))));
 
     const env = emulatorEnv({
       identityEndpoint: endpoint.appServiceEndpoint,
@@ -309,6 +315,31 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     };
   } catch (error) {
     await runCleanups();
+    throw error;
+  }
+}
+
+/** A part of the emulator that {@link startEmulator} starts: the identity endpoint or an engine. */
+export type EmulatorPart = "identity" | DatabaseEngine;
+
+const failedParts = new WeakMap<object, EmulatorPart>();
+
+/**
+ * The part whose start threw `error` out of {@link startEmulator} (the `entra-emulator` bin names
+ * the flag of that part); undefined for any other error.
+ *
+ * @example
+ * await startEmulator({ identityPort: 40342 }).catch((error) => failedPartOf(error)); // "identity" when the port is taken
+ */
+export function failedPartOf(error: unknown): EmulatorPart | undefined {
+  return typeof error === "object" && error !== null ? failedParts.get(error) : undefined;
+}
+
+async function failingAs<T>(part: EmulatorPart, starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (error) {
+    if (typeof error === "object" && error !== null && !failedParts.has(error)) failedParts.set(error, part);
     throw error;
   }
 }

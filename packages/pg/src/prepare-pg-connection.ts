@@ -76,7 +76,11 @@ interface ConnectingClient {
  *   verified, certificate issued for the host) and reacts to the server's answer: an expired or
  *   invalid token is dropped, and the error says what to change.
  * - A `connectionString` is parsed into fields so that it cannot silently drop the hook; it must
- *   not contain a password.
+ *   not contain a password. Both forms libpq knows are read: the URL
+ *   (`postgresql://user@host:5432/db?sslmode=require`) and `keyword=value`
+ *   (`host=... port=5432 dbname=db user=... sslmode=require`), as Azure's portal shows them.
+ *   `sslmode` `prefer`, `require` and `verify-ca` mean verified TLS here (as in pg 8) and are
+ *   parsed without pg-connection-string's deprecation warning.
  *
  * @example
  * ```ts
@@ -137,8 +141,64 @@ function defined<R extends Record<string, unknown>>(record: R): Partial<R> {
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Partial<R>;
 }
 
+/**
+ * The sslmode values pg-connection-string 2.x reads as `verify-full` while printing a multi-line
+ * "SECURITY WARNING" (once per process) that they will mean less in pg v9. Azure's portal puts
+ * `sslmode=require` in every connection string it shows. This adapter always verifies the
+ * certificate and host name (the TLS policy below refuses anything weaker), so they are rewritten
+ * to the `verify-full` they already mean here, and nothing is printed. With `uselibpqcompat=true`
+ * the string asks for libpq's weaker meanings: it is left as is, and the TLS policy refuses it.
+ */
+const VERIFY_FULL_ALIASES = new Set(["prefer", "require", "verify-ca"]);
+
+/**
+ * libpq's `keyword=value` form (`host=h port=5432 dbname=d user=u sslmode=require`): values may be
+ * single-quoted, and `\` escapes the next character. `undefined` when the string is not in that
+ * form (pg-connection-string reads only URLs: it would take the whole string as a database name).
+ */
+function parseKeywordValueString(connectionString: string): Map<string, string> | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(connectionString.trim())) return undefined;
+  const pattern = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*('(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)*)/y;
+  const values = new Map<string, string>();
+  let index = 0;
+  while (index < connectionString.length) {
+    if (/^\s*$/.test(connectionString.slice(index))) break;
+    pattern.lastIndex = index;
+    const match = pattern.exec(connectionString);
+    if (!match) return undefined;
+    const raw = match[2] as string;
+    const unquoted = raw.startsWith("'") ? raw.slice(1, -1) : raw;
+    values.set(match[1] as string, unquoted.replace(/\\(.)/g, "$1"));
+    index = pattern.lastIndex;
+  }
+  return values.size > 0 ? values : undefined;
+}
+
+/** The connection string as a URL pg-connection-string parses without its sslmode warning. */
+function normalizeConnectionString(connectionString: string): { url: string; database?: string } {
+  const keywords = parseKeywordValueString(connectionString);
+  if (keywords) {
+    const { dbname, ...rest } = Object.fromEntries(keywords) as Record<string, string>;
+    if (rest.uselibpqcompat !== "true" && rest.sslmode && VERIFY_FULL_ALIASES.has(rest.sslmode)) {
+      rest.sslmode = "verify-full";
+    }
+    // Every keyword as a query parameter: pg-connection-string reads host, port and user from
+    // there too; the database is set afterwards, unchanged by URL decoding.
+    return { url: `postgresql://?${new URLSearchParams(rest)}`, database: dbname };
+  }
+  if (/[?&]uselibpqcompat=true(?:&|#|$)/.test(connectionString)) return { url: connectionString };
+  return {
+    url: connectionString.replace(
+      /([?&]sslmode=)(prefer|require|verify-ca)(?=&|#|$)/g,
+      (_match, prefix: string) => `${prefix}verify-full`,
+    ),
+  };
+}
+
 function parseConnectionString(connectionString: string): PgEntraConfig {
-  const parsed = parseIntoClientConfig(connectionString) as PgEntraConfig;
+  const { url, database } = normalizeConnectionString(connectionString);
+  const parsed = parseIntoClientConfig(url) as PgEntraConfig;
+  if (database !== undefined) parsed.database = database;
   if (typeof parsed.password === "string" && parsed.password !== "") {
     throw new EntraAuthError("INVALID_SETTING", "The connectionString contains a password.", {
       hint: "Remove the password from the URL: @org/pg-entra supplies a fresh Entra access token for each connection.",

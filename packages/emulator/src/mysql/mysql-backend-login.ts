@@ -42,7 +42,8 @@ export class MysqlBackendSession {
       this.#fail(error as Error);
     }
   };
-  readonly #onError = (error: Error) => this.#fail(new Error(`backend connection failed: ${error.message}`));
+  readonly #onError = (error: Error) =>
+    this.#fail(new Error(`backend connection failed: ${error.message}`, { cause: error }));
   readonly #onClose = () => this.#fail(new Error("the backend closed the connection during login"));
 
   /** Wraps a connecting socket; the greeting is read by {@link openMysqlBackend}. */
@@ -296,11 +297,14 @@ async function authenticate(
 
 function asBackendError(error: unknown, context: string): MysqlBackendError {
   if (error instanceof MysqlBackendError) return error;
-  return new MysqlBackendError({
+  const backendError = new MysqlBackendError({
     code: 1105,
     sqlState: "HY000",
     message: `${context}: ${error instanceof Error ? error.message : String(error)}`,
   });
+  // Keeps the socket error (its `code`, e.g. ECONNREFUSED) for whoever explains the failure.
+  backendError.cause = error;
+  return backendError;
 }
 
 /** Where and as whom {@link runMysqlAdminStatements} connects. */
@@ -327,7 +331,7 @@ export async function runMysqlAdminStatements(
   try {
     session = await openMysqlBackend({ host: connection.host, port: connection.port, signal });
   } catch (error) {
-    throw toAdminError((error as MysqlBackendError).fields);
+    throw toAdminError((error as MysqlBackendError).fields, undefined, error);
   }
   const onAbort = () => session.destroy(new Error("timed out"));
   signal.addEventListener("abort", onAbort, { once: true });
@@ -361,8 +365,9 @@ export async function runMysqlAdminStatements(
   }
 }
 
-function toAdminError(fields: MysqlErrorFields, sql?: string): Error {
-  const error = new Error(sql ? `${fields.message} (in "${sql}")` : fields.message) as Error & {
+function toAdminError(fields: MysqlErrorFields, sql?: string, cause?: unknown): Error {
+  const message = sql ? `${fields.message} (in "${sql}")` : fields.message;
+  const error = new Error(message, cause === undefined ? undefined : { cause }) as Error & {
     errno?: number;
     sqlState?: string;
   };
