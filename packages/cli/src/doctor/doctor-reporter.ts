@@ -33,6 +33,9 @@ function seconds(ms: number): string {
  * overwritten by its result). Enforces `--deadline`: a check still running at the deadline fails,
  * and every check after it is reported as not run.
  */
+/** How long after the deadline a step capped by it gives up (the deadline reports it first). */
+const DEADLINE_GRACE_IN_MS = 100;
+
 export class DoctorReporter {
   /** The checks of the current engine, in order. */
   checks: Check[] = [];
@@ -55,10 +58,13 @@ export class DoctorReporter {
     return left > 0 ? Math.max(1, left) : 0;
   }
 
-  /** `timeoutInMs`, or less when the deadline comes sooner. */
+  /**
+   * `timeoutInMs`, or less when the deadline comes sooner: then a little after the deadline, so that
+   * the deadline (not the step's own timeout racing it) reports the check, and the step still stops.
+   */
   limit(timeoutInMs: number): number {
     const left = this.remaining();
-    return left === undefined ? timeoutInMs : Math.max(1, Math.min(timeoutInMs, left));
+    return left === undefined ? timeoutInMs : Math.max(1, Math.min(timeoutInMs, left + DEADLINE_GRACE_IN_MS));
   }
 
   private deadlineText(): string {
