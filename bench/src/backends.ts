@@ -1,6 +1,6 @@
 import net from "node:net";
 
-/** A database server the emulator's gateway sits in front of (and that item 4 also reaches directly). */
+/** A database server the emulator's gateway sits in front of (and that benchmarks 1 and 6 also reach directly). */
 export interface Backend {
   /** URL of an account that can create roles/users (postgres:// or mysql://). */
   readonly url: string;

@@ -1,5 +1,5 @@
 import type { Emulator } from "@org/entra-emulator";
-import { STATIC_TOKEN_VARIABLE } from "./approaches.js";
+import { DIRECT_URL_VARIABLE, STATIC_TOKEN_VARIABLE } from "./approaches.js";
 import type { Backend } from "./backends.js";
 import type { FakeAz } from "./fake-az.js";
 
@@ -29,7 +29,8 @@ export interface BenchOutcome {
 
 /**
  * The environment of a worker process: the parent's, minus anything Azure-ish it may carry,
- * plus the emulator's variables, the fake `az` first in PATH and a fresh 1 h static token.
+ * plus the emulator's variables, the fake `az` first in PATH, a fresh 1 h static token and the
+ * PostgreSQL backend's own URL (for the direct baseline).
  */
 export function workerEnv(context: BenchContext): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(
@@ -42,6 +43,7 @@ export function workerEnv(context: BenchContext): NodeJS.ProcessEnv {
     ...context.emulator.env,
     PATH: `${context.fakeAz.dir}:${process.env.PATH ?? ""}`,
     [STATIC_TOKEN_VARIABLE]: context.emulator.mintToken({ lifetimeInSeconds: 3600 }),
+    [DIRECT_URL_VARIABLE]: context.backends.postgresql.url,
   };
 }
 

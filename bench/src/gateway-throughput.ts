@@ -10,7 +10,7 @@ import { round } from "./stats.js";
 type Engine = "postgresql" | "mysql";
 type Target = "gateway" | "direct";
 
-/** Worker task of benchmark 4: one connection, `SELECT 1` round trips then a bulk result. */
+/** Worker task of benchmark 6: one connection, `SELECT 1` round trips then a bulk result. */
 export interface GatewayThroughputTask {
   readonly kind: "gateway-throughput";
   readonly engine: Engine;
@@ -127,7 +127,7 @@ export async function measureGatewayThroughput(
 }
 
 /**
- * Benchmark 4: what the emulator's gateway costs on an established session, PostgreSQL and MySQL:
+ * Benchmark 6: what the emulator's gateway costs on an established session, PostgreSQL and MySQL:
  * the same client work through the gateway (TLS to the gateway, plain TCP to the backend) and
  * directly to the backend (plain TCP). Gateway and direct runs alternate over a few rounds; the
  * best round of each counts (least disturbed by other load).
@@ -201,7 +201,7 @@ export async function benchGatewayThroughput(context: BenchContext): Promise<Ben
   return {
     results,
     table: {
-      title: `4. Gateway vs direct on one established connection (best of ${rounds} rounds)`,
+      title: `6. Gateway vs direct on one established connection (best of ${rounds} rounds)`,
       columns: [
         "engine",
         "SELECT 1/s direct",

@@ -1,23 +1,45 @@
-import { writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { startEmulator } from "@org/entra-emulator";
 import { type Backend, findBackend } from "./backends.js";
+import { workerRetries } from "./child.js";
 import { benchConnectionCost } from "./connection-cost.js";
 import type { BenchContext, BenchOutcome } from "./context.js";
 import { installFakeAz } from "./fake-az.js";
+import { benchFirstQuery } from "./first-query.js";
 import { benchGatewayThroughput } from "./gateway-throughput.js";
+import { benchHookCost } from "./hook-cost.js";
+import { benchPoolLifecycle } from "./pool-lifecycle.js";
 import { benchRefreshBoundary } from "./refresh-boundary.js";
 import { formatTable, machineInfo, versions } from "./report.js";
 import { benchTokenBurst } from "./token-burst.js";
 
 const BENCHMARKS: ReadonlyArray<{ id: string; run: (context: BenchContext) => Promise<BenchOutcome> }> = [
+  // Ids in table order (0-6); BENCH_ONLY takes a comma list of them.
+  { id: "hook-cost", run: benchHookCost },
   { id: "connection-cost", run: benchConnectionCost },
   { id: "token-burst", run: benchTokenBurst },
   { id: "refresh-boundary", run: benchRefreshBoundary },
+  { id: "first-query", run: benchFirstQuery },
+  { id: "pool-lifecycle", run: benchPoolLifecycle },
   { id: "gateway-throughput", run: benchGatewayThroughput },
 ];
 
 const RESULTS_FILE = fileURLToPath(new URL("../results.json", import.meta.url));
+
+/**
+ * A short hash of the built product code the workers load, so that a run during which another
+ * engineer rebuilt the packages says so (rows before and after would measure different code).
+ */
+async function productFingerprint(): Promise<string> {
+  const hash = createHash("sha256");
+  for (const name of ["entra-core", "pg-entra"]) {
+    const file = fileURLToPath(new URL(`../node_modules/@org/${name}/dist/index.mjs`, import.meta.url));
+    hash.update(await readFile(file).catch(() => Buffer.from(`missing ${name}`)));
+  }
+  return hash.digest("hex").slice(0, 12);
+}
 
 /** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`. */
 function redact(backend: Backend): Record<string, string> {
@@ -29,6 +51,12 @@ function redact(backend: Backend): Record<string, string> {
 async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
   const only = process.env.BENCH_ONLY?.split(",").map((id) => id.trim());
+  const unknown = only?.filter((id) => !BENCHMARKS.some((benchmark) => benchmark.id === id)) ?? [];
+  if (unknown.length) {
+    throw new Error(
+      `Unknown BENCH_ONLY id(s) ${unknown.join(", ")}; known: ${BENCHMARKS.map((b) => b.id).join(", ")}`,
+    );
+  }
   const postgresql = await findBackend("postgresql");
   if (!postgresql) {
     throw new Error(
@@ -38,6 +66,7 @@ async function main(): Promise<void> {
   }
   const mysql = await findBackend("mysql");
   const started = new Date();
+  const fingerprintAtStart = await productFingerprint();
   console.log(
     `Benchmarks${quick ? " (BENCH_QUICK=1)" : ""}: PostgreSQL ${redact(postgresql).url}, MySQL ${mysql ? redact(mysql).url : "none"}`,
   );
@@ -54,6 +83,7 @@ async function main(): Promise<void> {
   });
   const context: BenchContext = { emulator, fakeAz, backends: { postgresql, mysql }, quick };
   const results: Array<Record<string, unknown>> = [];
+  const failed: string[] = [];
   const interrupted = (signal: NodeJS.Signals) => {
     void Promise.allSettled([emulator.close(), fakeAz.close()]).then(() => process.kill(process.pid, signal));
   };
@@ -64,10 +94,24 @@ async function main(): Promise<void> {
       if (only && !only.includes(benchmark.id)) continue;
       const began = performance.now();
       console.log(`\n... ${benchmark.id}`);
-      const outcome = await benchmark.run(context);
-      const table = formatTable(outcome.table);
-      console.log(`${table}\n(${((performance.now() - began) / 1000).toFixed(1)} s)`);
-      results.push(...outcome.results);
+      try {
+        const outcome = await benchmark.run(context);
+        const seconds = (performance.now() - began) / 1000;
+        console.log(`${formatTable(outcome.table)}\n(${seconds.toFixed(1)} s)`);
+        results.push(...outcome.results, {
+          benchmark: benchmark.id,
+          class: "duration",
+          seconds: Math.round(seconds * 10) / 10,
+        });
+      } catch (error) {
+        // One broken benchmark (e.g. product code in flux) must not lose the others' numbers.
+        console.error(`${benchmark.id} failed:`, error);
+        results.push({
+          benchmark: benchmark.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        failed.push(benchmark.id);
+      }
     }
   } finally {
     process.off("SIGINT", interrupted);
@@ -76,6 +120,12 @@ async function main(): Promise<void> {
     await fakeAz.close();
   }
 
+  const fingerprintAtEnd = await productFingerprint();
+  if (fingerprintAtEnd !== fingerprintAtStart) {
+    console.error(
+      `Warning: the built packages changed during the run (${fingerprintAtStart} -> ${fingerprintAtEnd}); rows may measure different code.`,
+    );
+  }
   const report = {
     machine: machineInfo(),
     versions: await versions({ postgresql, mysql }),
@@ -83,12 +133,19 @@ async function main(): Promise<void> {
       startedAt: started.toISOString(),
       durationSeconds: Math.round((Date.now() - started.getTime()) / 100) / 10,
       quick,
+      only: only ?? null,
+      productFingerprint: { atStart: fingerprintAtStart, atEnd: fingerprintAtEnd },
+      workerRetries,
       backends: { postgresql: redact(postgresql), mysql: mysql ? redact(mysql) : null },
     },
     results,
   };
   await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nWrote ${RESULTS_FILE} (${report.run.durationSeconds} s)`);
+  if (failed.length) {
+    console.error(`Failed: ${failed.join(", ")}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((error: unknown) => {

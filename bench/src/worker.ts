@@ -1,20 +1,36 @@
 import { TASK_VARIABLE, type WorkerReply } from "./child.js";
 import { type ConnectionCostTask, measureConnectionCost } from "./connection-cost.js";
+import { type FirstQueryTask, measureFirstQuery } from "./first-query.js";
 import { type GatewayThroughputTask, measureGatewayThroughput } from "./gateway-throughput.js";
+import { type HookCostTask, measureHookCost } from "./hook-cost.js";
+import { measurePoolLifecycle, type PoolLifecycleTask } from "./pool-lifecycle.js";
 import { measureRefreshBoundary, type RefreshBoundaryTask } from "./refresh-boundary.js";
 import { measureTokenBurst, type TokenBurstTask } from "./token-burst.js";
 
 /** Every task a worker process can run; one task per process. */
-export type WorkerTask = ConnectionCostTask | TokenBurstTask | RefreshBoundaryTask | GatewayThroughputTask;
+export type WorkerTask =
+  | HookCostTask
+  | ConnectionCostTask
+  | TokenBurstTask
+  | RefreshBoundaryTask
+  | FirstQueryTask
+  | PoolLifecycleTask
+  | GatewayThroughputTask;
 
 function run(task: WorkerTask): Promise<unknown> {
   switch (task.kind) {
+    case "hook-cost":
+      return measureHookCost(task);
     case "connection-cost":
       return measureConnectionCost(task);
     case "token-burst":
       return measureTokenBurst(task);
     case "refresh-boundary":
       return measureRefreshBoundary(task);
+    case "first-query":
+      return measureFirstQuery(task);
+    case "pool-lifecycle":
+      return measurePoolLifecycle(task);
     case "gateway-throughput":
       return measureGatewayThroughput(task);
   }

@@ -160,6 +160,98 @@ describe("cold start (no cached token): retried or a typed error within a bound"
   });
 });
 
+/**
+ * A managed-identity credential that makes exactly one request to the emulator's App Service
+ * endpoint per call (no retries of its own), to measure the provider's retry schedule alone:
+ * DefaultAzureCredential retries 429/5xx inside one call (0.8-3.2 s apart), and msal-node keeps
+ * the first managed-identity client of a process for every later one, so its retry settings
+ * cannot be changed per credential.
+ */
+class SingleRequestCredential {
+  async getToken(scope: string | string[]) {
+    const resource = (Array.isArray(scope) ? scope[0] : scope)?.replace(/\/\.default$/, "") ?? "";
+    const url = new URL(harness.emulator.identityEndpoint);
+    url.searchParams.set("api-version", "2019-08-01");
+    url.searchParams.set("resource", resource);
+    const response = await fetch(url, { headers: { "X-IDENTITY-HEADER": harness.emulator.identityHeader } });
+    if (!response.ok) {
+      throw Object.assign(new Error(`identity endpoint answered ${response.status}`), {
+        response: { headers: response.headers },
+      });
+    }
+    const body = (await response.json()) as { access_token: string; expires_on: string };
+    return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000 };
+  }
+}
+
+describe("outage: 10 connection loops over 20 pools share one retry schedule", () => {
+  it.each<[string, IdentityFault, "DefaultAzureCredential" | "single request"]>([
+    ["429", { mode: "status", status: 429 }, "DefaultAzureCredential"],
+    ["500", { mode: "status", status: 500 }, "DefaultAzureCredential"],
+    ["429", { mode: "status", status: 429 }, "single request"],
+    ["500", { mode: "status", status: 500 }, "single request"],
+  ])(
+    "identity endpoint answering %s, %s: at most 2 credential calls per second, connected soon after recovery",
+    async (name, fault, kind) => {
+      resetSharedTokenProviders();
+      harness.emulator.faults.identity.set(fault);
+      const options = kind === "single request" ? { credential: new SingleRequestCredential() } : {};
+      const pools = Array.from(
+        { length: 20 },
+        () => new pg.Pool(withEntra({ ssl: harness.tls, max: 2 }, options)),
+      );
+      const provider = getSharedTokenProvider({ scope: SCOPE, ...options });
+      const state = { connected: [] as number[], errors: 0, codes: new Set<string>() };
+      const outageStarted = Date.now();
+      const loops = Array.from({ length: 10 }, async (_, loop) => {
+        for (let attempt = 0; ; attempt++) {
+          const pool = pools[(loop + attempt * 10) % pools.length] as pg.Pool;
+          try {
+            await pool.query("select 1");
+            state.connected.push(Date.now());
+            return;
+          } catch (error) {
+            state.errors++;
+            state.codes.add((error as EntraAuthError).code ?? (error as Error).message);
+          }
+        }
+      });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        const outageSeconds = (Date.now() - outageStarted) / 1000;
+        const callsDuringOutage = provider.stats.credentialCalls;
+        const requestsDuringOutage = harness.emulator.counters.tokenRequests;
+        harness.emulator.faults.identity.reset();
+        const recoveredAt = Date.now();
+        await Promise.all(loops);
+        const firstMs = Math.min(...state.connected) - recoveredAt;
+        const lastMs = Math.max(...state.connected) - recoveredAt;
+        console.info(
+          `fault matrix: outage ${name}, ${kind}: ${callsDuringOutage} credential calls (${(callsDuringOutage / outageSeconds).toFixed(2)}/s), ` +
+            `${requestsDuringOutage} identity requests in ${outageSeconds.toFixed(1)} s, ${state.errors} failed connection attempts ` +
+            `(${[...state.codes].join(", ") || "none"}); after recovery: first connection ${firstMs} ms, all 10 loops ${lastMs} ms`,
+        );
+        expect(callsDuringOutage / outageSeconds).toBeLessThanOrEqual(2);
+        expect(requestsDuringOutage / outageSeconds).toBeLessThanOrEqual(2);
+        expect([...state.codes].every((code) => code === "CREDENTIAL_FAILED")).toBe(true);
+        if (kind === "single request") {
+          // The provider's own schedule: the next attempt is at most a second away.
+          expect(firstMs).toBeLessThan(1_000 + 500);
+          expect(lastMs).toBeLessThan(1_000 + 1_000);
+        } else {
+          // DefaultAzureCredential's own retries inside the call in flight come first (up to 3.2 s).
+          expect(lastMs).toBeLessThan(3_200 + 1_000 + 1_000);
+        }
+        expect(harness.emulator.counters.loginsRejected).toBe(0);
+      } finally {
+        harness.emulator.faults.identity.reset();
+        await Promise.allSettled(loops);
+        await Promise.all(pools.map((pool) => pool.end()));
+      }
+    },
+  );
+});
+
 describe("gateway and backend", () => {
   it("a restarted gateway (new signing key) rejects the cached token once; the next connection recovers", async () => {
     const tls = await createTlsAuthority();

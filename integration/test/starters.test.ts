@@ -54,8 +54,9 @@ it.each([
   // Nest's enableShutdownHooks closes the app, then re-raises the signal (its documented behaviour).
   { name: "NestJS + TypeORM", dir: "nestjs-typeorm", command: ["node", "dist/main.js"], exit: "SIGTERM" },
 ])(
-  "$name boots, answers /whoami from the database as the identity, and shuts down",
+  "$name boots warmed up, answers /whoami from the database as the identity and /health, and shuts down",
   async ({ dir, command, exit }) => {
+    harness.emulator.resetCounters();
     const [executable, ...args] = command as [string, ...string[]];
     const app = spawn(executable === "node" ? process.execPath : executable, args, {
       cwd: path.join(examples, dir),
@@ -64,6 +65,14 @@ it.each([
     });
     try {
       const url = await boot(app);
+      // Warmed up before listening: the token was fetched before the first request.
+      expect(harness.emulator.counters.tokenRequests).toBeGreaterThanOrEqual(1);
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(200);
+      const report = (await health.json()) as { status: string; providers: Array<{ status: string }> };
+      expect(report.status).toBe("healthy");
+      expect(report.providers.length).toBeGreaterThanOrEqual(1);
+      expect(JSON.stringify(report)).not.toMatch(/eyJ/);
       const response = await fetch(`${url}/whoami`);
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ user: harness.emulator.identities[0]?.name });
@@ -77,3 +86,32 @@ it.each([
     }
   },
 );
+
+it("Express + knex: /health answers 503 with the reason while the identity endpoint is down, 200 once it is back", async () => {
+  harness.emulator.faults.identity.set({ mode: "down" });
+  const app = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+    cwd: path.join(examples, "express-knex"),
+    env: { PATH: process.env.PATH, ...harness.emulator.env, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    const url = await boot(app);
+    const down = await fetch(`${url}/health`);
+    expect(down.status).toBe(503);
+    const report = (await down.json()) as { status: string; reason: string };
+    expect(report.status).toBe("unhealthy");
+    expect(report.reason).toMatch(/No valid token .*DefaultAzureCredential/);
+    harness.emulator.faults.identity.reset();
+    // The next request waits for the retry schedule's next attempt (at most about a second).
+    const whoami = await fetch(`${url}/whoami`);
+    expect(whoami.status).toBe(200);
+    const up = await fetch(`${url}/health`);
+    expect(up.status).toBe(200);
+  } finally {
+    harness.emulator.faults.identity.reset();
+    if (app.exitCode === null) {
+      app.kill("SIGTERM");
+      await once(app, "exit");
+    }
+  }
+});

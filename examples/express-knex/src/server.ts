@@ -6,7 +6,7 @@
  *   after:  knex(withEntra({ client: "pg", connection: { ssl: true } }))
  * Host, port, database and user come from the Service Connector variables (AZURE_POSTGRESQL_*).
  */
-import { withEntra } from "@org/knex-entra";
+import { healthCheck, warmUp, withEntra } from "@org/knex-entra";
 import express from "express";
 import knex from "knex";
 
@@ -14,8 +14,11 @@ const db = knex(withEntra({ client: "pg", connection: { ssl: true }, pool: { min
 
 const app = express();
 
+// Readiness: 503 while no token can be had (the identity is missing, the endpoint is down and the
+// cached token ran out); "degraded" still serves, so it answers 200 with the reason.
 app.get("/health", (_request, response) => {
-  response.json({ ok: true });
+  const health = healthCheck();
+  response.status(health.status === "unhealthy" ? 503 : 200).json(health);
 });
 
 app.get("/whoami", async (_request, response, next) => {
@@ -27,6 +30,11 @@ app.get("/whoami", async (_request, response, next) => {
   } catch (error) {
     next(error);
   }
+});
+
+// withEntra already started fetching the token; wait for it so the first request does not.
+await warmUp({ timeoutInMs: 30_000 }).catch((error: Error) => {
+  console.error(`warm-up failed, serving anyway (see /health): ${error.message}`);
 });
 
 const port = Number(process.env.PORT ?? 3000);

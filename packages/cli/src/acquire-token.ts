@@ -1,6 +1,10 @@
 import type { TokenCredential } from "@azure/identity";
 import { DefaultAzureCredential } from "@azure/identity";
-import { createTokenProvider, type EntraAccessToken } from "@org/entra-core";
+import {
+  createTokenProvider,
+  EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS,
+  type EntraAccessToken,
+} from "@org/entra-core";
 import type { CliIo, CreateCredentialOptions } from "./cli-io.js";
 import { parseTimeout } from "./command-options.js";
 
@@ -24,7 +28,8 @@ export interface AcquireTokenOptions extends CreateCredentialOptions {
 
 /**
  * One token through core's provider (bounded time, typed `EntraAuthError` on failure, the token
- * never in a message). The provider is closed afterwards so nothing keeps the process alive.
+ * never in a message), with at least `EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS` (4 min) left: what
+ * the commands print cannot be refreshed. The provider is closed afterwards so nothing keeps the process alive.
  * Throws `EntraAuthError` `INVALID_SETTING` for a `timeout` that is not a positive number.
  *
  * @example
@@ -40,7 +45,7 @@ export async function acquireToken(io: CliIo, options: AcquireTokenOptions): Pro
     getTokenTimeoutInMs,
   });
   try {
-    return await provider.getToken();
+    return await provider.getToken({ minimumValidityInMs: EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS });
   } finally {
     provider.close();
   }

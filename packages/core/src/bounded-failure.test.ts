@@ -61,8 +61,10 @@ describe("bounded-failure", () => {
     expect(error.message).toContain("5000 ms");
     expect(credential.signals[0]?.aborted).toBe(true);
     expect(clock.pending).toBe(0);
-    // The next caller starts a new fetch instead of joining the hung one.
-    expect((await provider.getToken()).token).toBe("token-1");
+    // The next caller starts a new fetch (after the retry schedule's short wait) instead of joining the hung one.
+    const next = provider.getToken();
+    await clock.advance(1_000);
+    expect((await next).token).toBe("token-1");
   });
 
   it("clears the timeout timer on success", async () => {
@@ -72,11 +74,16 @@ describe("bounded-failure", () => {
     expect(clock.pending).toBe(1);
   });
 
-  it("lets the next caller retry after a cold failure", async () => {
-    const { credential, provider } = harness();
+  it("lets the next caller retry after a cold failure, on the retry schedule", async () => {
+    const { clock, credential, provider } = harness();
     credential.script.push(new Error("once"));
     await rejectionOf(provider.getToken());
-    expect((await provider.getToken()).token).toBe("token-1");
+    // Equal jitter at the midpoint: the next attempt is 750 ms after the failure.
+    const next = provider.getToken();
+    await clock.advance(749);
+    expect(credential.calls).toBe(1);
+    await clock.advance(1);
+    expect((await next).token).toBe("token-1");
     expect(credential.calls).toBe(2);
   });
 });

@@ -1,16 +1,4 @@
-function decodePayload(token: string): Record<string, unknown> | undefined {
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts[1]) return undefined;
-  try {
-    const json = Buffer.from(parts[1], "base64url").toString("utf8");
-    const payload: unknown = JSON.parse(json);
-    return payload !== null && typeof payload === "object" && !Array.isArray(payload)
-      ? (payload as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { decodeJwtPayload } from "./decode-jwt-payload.js";
 
 function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value : undefined;
@@ -32,7 +20,7 @@ function nonEmpty(value: unknown): string | undefined {
  */
 export function deriveUsername(token: string): string | undefined {
   if (typeof token !== "string") return undefined;
-  const payload = decodePayload(token);
+  const payload = decodeJwtPayload(token);
   if (!payload) return undefined;
   const mirid = nonEmpty(payload.xms_mirid);
   if (mirid) {

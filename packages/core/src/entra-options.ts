@@ -1,5 +1,6 @@
 import type { TokenCredential } from "@azure/core-auth";
 import type { EntraTokenProvider } from "./entra-token-provider.js";
+import type { TokenErrorListener, TokenRefreshedListener } from "./token-events.js";
 
 /**
  * Refresh tuning for the token provider. All durations are in milliseconds.
@@ -58,4 +59,18 @@ export interface EntraOptions extends RefreshOptions {
   readonly tokenProvider?: EntraTokenProvider;
   /** Environment to read Service Connector variables from. Defaults to `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Start fetching the token in the background as soon as `withEntra` is called, so that the first
+   * connection does not wait for the identity endpoint. A failure there is logged and never an
+   * unhandled rejection; the first connection then waits for the next attempt of the retry
+   * schedule (at most about a second). `await warmUp()` waits for it. Defaults to `true`.
+   */
+  readonly warmStart?: boolean;
+  /**
+   * Called after each new token of the provider this config uses (see `TokenRefreshedEvent`).
+   * Listeners of every config sharing a provider are all called. For apps without OpenTelemetry.
+   */
+  readonly onTokenRefreshed?: TokenRefreshedListener;
+  /** Called after each failed credential call of the provider this config uses (see `TokenErrorEvent`). */
+  readonly onTokenError?: TokenErrorListener;
 }

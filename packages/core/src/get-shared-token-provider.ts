@@ -27,9 +27,12 @@ function defaultCredentialFor(clientId: string | undefined): TokenCredential {
  * - Otherwise the key is `options.clientId`, with one lazily created
  *   `new DefaultAzureCredential({ managedIdentityClientId: clientId })` per client ID.
  *
- * The refresh options of the FIRST call for a key win; later calls get the existing provider
- * unchanged. Shared providers use `unref()`ed timers and never keep the process alive. A shared
- * provider that was closed is replaced on the next call.
+ * Shared providers refresh ahead of expiry in the background only while something holds them
+ * (`holdTokenProvider`: the adapters hold them for each open connection); a provider that nothing
+ * uses stops calling the identity endpoint and is garbage-collected with its credential. The
+ * refresh options of the FIRST call for a key win; `onTokenRefreshed` / `onTokenError` of every
+ * call are added. Timers are `unref()`ed and never keep the process alive. A shared provider that
+ * was closed is replaced on the next call.
  *
  * @example
  * ```ts
@@ -45,26 +48,31 @@ export function getSharedTokenProvider(
 ): EntraTokenProvider {
   if (options.tokenProvider) return options.tokenProvider;
   const credential = options.credential ?? defaultCredentialFor(options.clientId || undefined);
-  const { byCredential, created } = processRegistry();
-  let byScope = byCredential.get(credential);
+  const registry = processRegistry();
+  let byScope = registry.byCredential.get(credential);
   if (!byScope) {
     byScope = new Map();
-    byCredential.set(credential, byScope);
+    registry.byCredential.set(credential, byScope);
   }
-  const existing = byScope.get(options.scope);
-  if (existing && !isTokenProviderClosed(existing)) return existing;
-  const provider = createTokenProvider({
-    credential,
-    scope: options.scope,
-    mustRefreshMarginInMs: options.mustRefreshMarginInMs,
-    refreshWindowInMs: options.refreshWindowInMs,
-    retryInitialDelayInMs: options.retryInitialDelayInMs,
-    retryMaxDelayInMs: options.retryMaxDelayInMs,
-    retryJitter: options.retryJitter,
-    getTokenTimeoutInMs: options.getTokenTimeoutInMs,
-  });
-  byScope.set(options.scope, provider);
-  created.add(new WeakRef(provider));
+  let provider = byScope.get(options.scope)?.deref();
+  if (!provider || isTokenProviderClosed(provider)) {
+    provider = createTokenProvider({
+      credential,
+      scope: options.scope,
+      mustRefreshMarginInMs: options.mustRefreshMarginInMs,
+      refreshWindowInMs: options.refreshWindowInMs,
+      retryInitialDelayInMs: options.retryInitialDelayInMs,
+      retryMaxDelayInMs: options.retryMaxDelayInMs,
+      retryJitter: options.retryJitter,
+      getTokenTimeoutInMs: options.getTokenTimeoutInMs,
+      backgroundRefresh: "while-held",
+    });
+    byScope.set(options.scope, new WeakRef(provider));
+    registry.shared.add(provider);
+  }
+  if (options.onTokenRefreshed || options.onTokenError) {
+    registry.controls.get(provider)?.listen(options.onTokenRefreshed, options.onTokenError);
+  }
   return provider;
 }
 
@@ -80,8 +88,11 @@ export function getSharedTokenProvider(
  */
 export function resetSharedTokenProviders(): void {
   const registry = processRegistry();
-  for (const ref of registry.created) ref.deref()?.close();
-  registry.created = new Set();
+  for (const ref of registry.providers) {
+    const provider = ref.deref();
+    if (provider && registry.shared.has(provider)) provider.close();
+  }
+  registry.shared = new WeakSet();
   registry.byCredential = new WeakMap();
   registry.defaultCredentials = new Map();
 }

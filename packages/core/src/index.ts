@@ -12,8 +12,8 @@
  */
 export type { Clock } from "./clock.js";
 export { systemClock } from "./clock.js";
-export type { TokenProviderOptions } from "./create-token-provider.js";
-export { createTokenProvider } from "./create-token-provider.js";
+export type { TokenEventOptions, TokenProviderOptions } from "./create-token-provider.js";
+export { createTokenProvider, holdTokenProvider } from "./create-token-provider.js";
 export { deriveUsername } from "./derive-username.js";
 export type { EntraAuthErrorCode, EntraAuthErrorOptions } from "./entra-auth-error.js";
 export { EntraAuthError, isEntraAuthError } from "./entra-auth-error.js";
@@ -27,12 +27,14 @@ export type {
 export { getSharedTokenProvider, resetSharedTokenProviders } from "./get-shared-token-provider.js";
 export type { GuardMariadbStreamOptions, MariadbStreamOption } from "./guard-mariadb-stream.js";
 export { guardMariadbStream } from "./guard-mariadb-stream.js";
+export { healthCheck } from "./health-check.js";
 export { logger, redactToken } from "./logger.js";
 export type { ConnectionUrlLabel, ConnectionUrlParts } from "./parse-connection-url.js";
 export { parseConnectionUrl } from "./parse-connection-url.js";
 export type { ServerRejection } from "./react-to-server-rejection.js";
 export { reactToServerRejection } from "./react-to-server-rejection.js";
 export type { RetryJitter } from "./refresh-policy.js";
+export { EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS } from "./refresh-policy.js";
 export type { EntraTarget, EntraTargetFields } from "./resolve-entra-target.js";
 export { resolveEntraTarget } from "./resolve-entra-target.js";
 export type { ResolvedMariadbSsl } from "./resolve-mariadb-ssl.js";
@@ -54,3 +56,12 @@ export {
   inspectTlsValue,
   secureSqlEncryption,
 } from "./tls-policy.js";
+export type {
+  TokenErrorEvent,
+  TokenErrorListener,
+  TokenRefreshedEvent,
+  TokenRefreshedListener,
+} from "./token-events.js";
+export type { EntraHealthReport, EntraHealthStatus, EntraTokenHealth } from "./token-health.js";
+export type { WarmUpOptions } from "./warm-up.js";
+export { warmUp } from "./warm-up.js";

@@ -7,6 +7,7 @@ import {
   type ServerAuthErrorDescription,
   shouldInvalidateToken,
 } from "./server-auth-errors.js";
+import { recordServerRejection } from "./telemetry.js";
 
 /** What {@link reactToServerRejection} knows about a login the server refused. */
 export interface ServerRejection {
@@ -27,8 +28,8 @@ export interface ServerRejection {
   /** What holds the refused token: invalidated when the server says it is expired or invalid. */
   readonly provider?:
     | {
-        /** Drops the cached token, so that the next connection fetches a new one. */
-        invalidate(): void;
+        /** Drops the cached token if it is still `token`, so that the next connection fetches a new one. */
+        invalidate(token?: string): void;
       }
     | undefined;
 }
@@ -63,11 +64,12 @@ export function reactToServerRejection(
   const message = rejection.serverMessage ?? error.message;
   const described = describeServerAuthError(message, rejection.engine, rejection.serverCode);
   if (!described) return undefined;
+  recordServerRejection({ engine: rejection.engine, code: described.code, adapter: rejection.adapter });
   if (shouldInvalidateToken(described.code) && rejection.provider) {
     logger.warning(
       `${ENGINE_NAME[rejection.engine]} rejected the access token (${described.code}); fetching a new one for the next connection.`,
     );
-    rejection.provider.invalidate();
+    rejection.provider.invalidate(rejection.token);
   }
   let hint = described.hint;
   // Azure SQL takes no user name: its principal is the token's.

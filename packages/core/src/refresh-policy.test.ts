@@ -2,10 +2,13 @@ import { describe, expect, it } from "vitest";
 import {
   type CachedToken,
   DEFAULT_REFRESH_POLICY,
+  effectiveMustRefreshMarginInMs,
+  effectiveRefreshWindowInMs,
   MIN_RETRY_DELAY_IN_MS,
   mustRefresh,
   nextRefreshAt,
   resolveRefreshPolicy,
+  retryAfterInMs,
   retryDelayInMs,
   shouldRefresh,
 } from "./refresh-policy.js";
@@ -86,5 +89,61 @@ describe("refresh-policy", () => {
     // must-refresh at 8.75 s; at 4.75 s there are 4 s left -> at most 1 s.
     expect(retryDelayInMs(10, policy, () => 0.5, t, 4_750)).toBe(1_000);
     expect(retryDelayInMs(10, policy, () => 0.5, t, 8_700)).toBe(MIN_RETRY_DELAY_IN_MS);
+  });
+});
+
+describe("retryAfterInMs", () => {
+  const now = Date.parse("2026-11-30T12:00:00Z");
+  it("reads Retry-After seconds and dates, the ms headers, and numeric properties", () => {
+    expect(retryAfterInMs({ response: { headers: new Map([["retry-after", "3"]]) } }, now)).toBe(3_000);
+    expect(
+      retryAfterInMs({ response: { headers: { "retry-after": "Mon, 30 Nov 2026 12:00:10 GMT" } } }, now),
+    ).toBe(10_000);
+    expect(retryAfterInMs({ response: { headers: { "x-ms-retry-after-ms": "250" } } }, now)).toBe(250);
+    expect(retryAfterInMs({ retryAfterInMs: 1_500 }, now)).toBe(1_500);
+  });
+
+  it("looks into causes and aggregate errors, and gives up on anything else", () => {
+    const inner = { response: { headers: { "retry-after": "7" } } };
+    expect(retryAfterInMs({ errors: [new Error("first"), inner] }, now)).toBe(7_000);
+    expect(retryAfterInMs(new Error("outer", { cause: inner }), now)).toBe(7_000);
+    expect(retryAfterInMs(new Error("no hint"), now)).toBeUndefined();
+    expect(retryAfterInMs({ response: { headers: { "retry-after": "soon" } } }, now)).toBeUndefined();
+    const loop: { cause?: unknown } = {};
+    loop.cause = loop;
+    expect(retryAfterInMs(loop, now)).toBeUndefined();
+    expect(retryAfterInMs("429", now)).toBeUndefined();
+  });
+});
+
+describe("lifetime from the token's own claims", () => {
+  it("keeps the full margin for a one-hour token fetched with 10 minutes left", () => {
+    const now = 1_000_000_000;
+    const fromCache: CachedToken = {
+      token: "t",
+      expiresOnTimestamp: now + 600_000,
+      fetchedOnTimestamp: now,
+      lifetimeInMs: HOUR,
+    };
+    // Measured from the fetch, the lifetime would be 10 min and the margin 75 s.
+    expect(mustRefresh(fromCache, now + 600_000 - 100_000, policy)).toBe(true);
+    expect(mustRefresh({ ...fromCache, lifetimeInMs: undefined }, now + 600_000 - 100_000, policy)).toBe(
+      false,
+    );
+  });
+});
+
+describe("the margins the README documents", () => {
+  const margins = (lifetimeInMs: number) => {
+    const token: CachedToken = { token: "t", expiresOnTimestamp: lifetimeInMs, fetchedOnTimestamp: 0 };
+    return {
+      margin: effectiveMustRefreshMarginInMs(token, policy),
+      window: effectiveRefreshWindowInMs(token, policy),
+    };
+  };
+  it("gives 37.5 s / 75 s for 5-minute tokens, 2 min / 10 min for 1-hour and 24-hour tokens", () => {
+    expect(margins(5 * 60_000)).toEqual({ margin: 37_500, window: 75_000 });
+    expect(margins(HOUR)).toEqual({ margin: 120_000, window: 600_000 });
+    expect(margins(24 * HOUR)).toEqual({ margin: 120_000, window: 600_000 });
   });
 });

@@ -9,8 +9,13 @@ export interface CachedToken {
   readonly expiresOnTimestamp: number;
   /** When the credential suggests refreshing (from its `AccessToken`), epoch milliseconds. */
   readonly refreshAfterTimestamp?: number | undefined;
-  /** When the token was received, epoch milliseconds; its lifetime is measured from here. */
+  /** When the token was received, epoch milliseconds. */
   readonly fetchedOnTimestamp: number;
+  /**
+   * The token's whole lifetime from its own claims (`exp - iat`), when it is a JWT that has them;
+   * otherwise the lifetime is measured from {@link fetchedOnTimestamp}.
+   */
+  readonly lifetimeInMs?: number | undefined;
 }
 
 /** How retry delays are randomised: `full` = `[0, d)`, `equal` = `[d/2, d)`. Defaults to `"equal"`. */
@@ -99,13 +104,16 @@ export function resolveRefreshPolicy(options: RefreshOptions = {}): RefreshPolic
   return Object.freeze(policy as unknown as RefreshPolicy);
 }
 
-function lifetimeInMs(token: CachedToken): number {
-  return Math.max(0, token.expiresOnTimestamp - token.fetchedOnTimestamp);
+/** The token's lifetime: from its claims, else from when it was fetched to its expiry. */
+export function lifetimeInMs(token: CachedToken): number {
+  return Math.max(0, token.lifetimeInMs ?? token.expiresOnTimestamp - token.fetchedOnTimestamp);
 }
 
 /**
  * The must-refresh margin that applies to `token`: the policy's margin, capped at an eighth of the
- * token's lifetime (so a 4 s token gets at most 0.5 s, leaving room for a background refresh before it).
+ * token's lifetime (so a 4 s token gets at most 0.5 s, leaving room for a background refresh before
+ * it). The lifetime is the token's own (`exp - iat`) when it says so, so a token that a credential
+ * kept in its cache for most of its life does not get a smaller margin.
  *
  * It is `policy.mustRefreshMarginInMs` for tokens living at least eight times as long.
  */
@@ -201,3 +209,79 @@ export function retryDelayInMs(
   }
   return Math.max(MIN_RETRY_DELAY_IN_MS, Math.floor(delay));
 }
+
+/**
+ * Longest wait (1 s) between credential calls while no valid token is cached and callers are
+ * waiting: at most two calls per second per provider during an outage, and connections succeed
+ * within a second of the identity endpoint recovering. A `Retry-After` the endpoint sends wins.
+ */
+export const COLD_RETRY_MAX_DELAY_IN_MS = 1_000;
+
+const RETRY_AFTER_HEADERS = ["retry-after-ms", "x-ms-retry-after-ms", "retry-after"] as const;
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== "object") return undefined;
+  const withGet = headers as { get?: (name: string) => unknown };
+  const value =
+    typeof withGet.get === "function" ? withGet.get(name) : (headers as Record<string, unknown>)[name];
+  if (typeof value === "string") return value;
+  if (typeof value === "number") return String(value);
+  return undefined;
+}
+
+function parseRetryAfter(name: string, value: string, nowMs: number): number | undefined {
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    const number = Number(trimmed);
+    return name === "retry-after" ? number * 1000 : number;
+  }
+  if (name !== "retry-after") return undefined;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+/**
+ * How long the server asked to wait before the next call (ms), read from a credential's error:
+ * a numeric `retryAfterInMs` / `retryAfterMs` property, or the `retry-after-ms`,
+ * `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP date) header of its `response`, also in
+ * its `cause` and in the `errors` of an aggregate error (as `DefaultAzureCredential` throws).
+ *
+ * @example
+ * ```ts
+ * retryAfterInMs({ response: { headers: { "retry-after": "3" } } }, Date.now()); // 3000
+ * ```
+ *
+ * `undefined` when the error carries none.
+ */
+export function retryAfterInMs(error: unknown, nowMs: number): number | undefined {
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [error];
+  while (pending.length > 0 && seen.size < 20) {
+    const current = pending.shift();
+    if (!current || typeof current !== "object" || seen.has(current)) continue;
+    seen.add(current);
+    const record = current as Record<string, unknown>;
+    for (const key of ["retryAfterInMs", "retryAfterMs"]) {
+      const value = record[key];
+      if (typeof value === "number" && Number.isFinite(value) && value >= 0) return value;
+    }
+    for (const headers of [(record.response as { headers?: unknown } | undefined)?.headers, record.headers]) {
+      for (const name of RETRY_AFTER_HEADERS) {
+        const value = headerValue(headers, name);
+        const parsed = value === undefined ? undefined : parseRetryAfter(name, value, nowMs);
+        if (parsed !== undefined) return parsed;
+      }
+    }
+    pending.push(record.cause);
+    if (Array.isArray(record.errors)) pending.push(...record.errors);
+  }
+  return undefined;
+}
+
+/**
+ * The least time (4 min) a token must have left when it is embedded somewhere it cannot be
+ * refreshed: `entraDatabaseUrl`, `entra-db url`, `env` and `token`. Pass it as
+ * `getToken({ minimumValidityInMs })`. Four minutes, because MSAL and the Azure CLI hand out a
+ * cached token until 5 minutes before it expires: asking for more could not always be met.
+ */
+export const EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS = 240_000;

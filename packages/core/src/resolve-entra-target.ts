@@ -103,6 +103,11 @@ export function resolveEntraTarget(
     nonEmpty(options.scope) ??
     scopeFor(engine, host ?? (driverHostVariable ? process.env[driverHostVariable] : undefined));
   const provider = getSharedTokenProvider({ ...options, clientId, scope });
+  if (options.warmStart !== false && !options.tokenProvider) {
+    // Warm start: the first connection finds the token cached. A failure is logged by the
+    // provider and moves its retry schedule; it is never an unhandled rejection.
+    provider.getToken().catch(() => {});
+  }
   const userFor = (token: string) => resolveUsername({ explicit: user, token, engine });
   return Object.freeze({
     engine,

@@ -124,6 +124,7 @@ const NO_STATS: EntraTokenProviderStats = Object.freeze({
   refreshes: 0,
   failures: 0,
   sameTokenReturned: 0,
+  holds: 0,
   expiresOnTimestamp: undefined,
 });
 

@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { getSharedTokenProvider, resetSharedTokenProviders } from "@org/entra-core";
 import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import knex, { type Knex } from "knex";
 import { Connection } from "tedious";
@@ -283,5 +284,79 @@ describe("knex versions whose mssql dialect drops the credential", () => {
   it("the installed knex (the lockfile's 3.3.0) passes through withEntra", () => {
     const connection = { server: "srv.database.windows.net" } as KnexConnection;
     expect(() => withEntra({ client: "mssql", connection }, { env })).not.toThrow();
+  });
+});
+
+describe("withEntra (knex, mssql client): connections hold the shared provider", () => {
+  afterEach(() => resetSharedTokenProviders());
+
+  /** A logged-in tedious connection as knex hands it to `pool.afterCreate`. */
+  async function loggedIn(config: Knex.Config) {
+    const cfg = generated(config);
+    const credential = cfg.authentication.options.credential as { getToken(scope: string): Promise<unknown> };
+    await credential.getToken("https://database.windows.net/.default"); // the login
+    const connection = new Connection(cfg as never) as Connection & {
+      state: unknown;
+      STATE: { LOGGED_IN: unknown };
+    };
+    connection.state = connection.STATE.LOGGED_IN;
+    return connection;
+  }
+
+  const source = {
+    async getToken() {
+      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  };
+  const options = { credential: source, env, warmStart: false };
+  const provider = () =>
+    getSharedTokenProvider({ credential: source, scope: "https://database.windows.net/.default" });
+
+  type AfterCreate = (connection: unknown, done: (error: Error | null, connection?: unknown) => void) => void;
+
+  function runAfterCreate(config: Knex.Config, connection: unknown): Promise<void> {
+    const afterCreate = config.pool?.afterCreate as AfterCreate;
+    return new Promise((resolve, reject) => afterCreate(connection, (e) => (e ? reject(e) : resolve())));
+  }
+
+  it("pool.afterCreate holds the provider until the connection ends, and runs your afterCreate once", async () => {
+    const seen: unknown[] = [];
+    const afterCreate: AfterCreate = (connection, done) => {
+      seen.push(connection);
+      done(null, connection);
+    };
+    const once = withEntra(
+      {
+        client: "mssql",
+        connection: { server: "db.database.windows.net" } as KnexConnection,
+        pool: { min: 0, max: 2, afterCreate },
+      },
+      options,
+    );
+    const twice = withEntra(once, options); // wrapping again does not chain a second hook
+    expect(twice.pool).toMatchObject({ min: 0, max: 2 });
+    const connection = await loggedIn(twice);
+    await runAfterCreate(twice, connection);
+    expect(seen).toEqual([connection]);
+    expect(provider().stats.holds).toBe(1);
+    connection.emit("end");
+    expect(provider().stats.holds).toBe(0);
+  });
+
+  it("without your afterCreate, each new connection is held; clients pg and mysql2 get no afterCreate", async () => {
+    const config = withEntra(
+      { client: "mssql", connection: { server: "db.database.windows.net" } as KnexConnection },
+      options,
+    );
+    const connections = [await loggedIn(config), await loggedIn(config)];
+    for (const connection of connections) await runAfterCreate(config, connection);
+    expect(provider().stats.holds).toBe(2);
+    for (const connection of connections) connection.emit("end");
+    expect(provider().stats.holds).toBe(0);
+    const pg = withEntra({ client: "pg", connection: { host: "h", user: "u" } } as Knex.Config, {
+      tokenProvider: createFakeTokenProvider(),
+      env,
+    });
+    expect(pg.pool).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { EntraAuthError, type EntraOptions } from "@org/entra-core";
-import { type MssqlEntraConfig, withEntra as withMssqlEntra } from "@org/mssql-entra";
+import { holdWhileConnected, type MssqlEntraConfig, withEntra as withMssqlEntra } from "@org/mssql-entra";
 
 /**
  * The fields knex's mssql dialect (`Client_MSSQL._generateConnection`) turns into tedious's
@@ -65,6 +65,34 @@ export function withEntraMssqlConnection(
     encrypt: tediousOptions.encrypt,
     options: tediousOptions,
   };
+}
+
+/** knex's `pool.afterCreate` hook: called with each new raw connection (a tedious `Connection`). */
+type AfterCreate = (connection: unknown, done: (error: Error | null, connection?: unknown) => void) => void;
+
+/** `afterCreate` hooks made here, mapped to the caller's hook they wrap. */
+const ownAfterCreate = new WeakMap<AfterCreate, AfterCreate | undefined>();
+
+/**
+ * knex's `pool.afterCreate` for client `mssql`: knex's mssql dialect creates and logs in each
+ * tedious `Connection` itself, and this hook is where knex hands it over (logged in, before any
+ * query). It holds the shared token provider until the connection ends (`destroy()` closes every
+ * connection), so the provider refreshes ahead of expiry while knex has connections open; then it
+ * runs your own `afterCreate`, if any.
+ *
+ * @param existing - The config's `pool.afterCreate`, if any (a hook made here is unwrapped).
+ * @returns The hook to put into `pool.afterCreate`.
+ */
+export function createMssqlAfterCreate(existing: unknown): AfterCreate {
+  const given = typeof existing === "function" ? (existing as AfterCreate) : undefined;
+  const inner = given && ownAfterCreate.has(given) ? ownAfterCreate.get(given) : given;
+  const hook: AfterCreate = (connection, done) => {
+    holdWhileConnected(connection as Parameters<typeof holdWhileConnected>[0]);
+    if (inner) inner(connection, done);
+    else done(null, connection);
+  };
+  ownAfterCreate.set(hook, inner);
+  return hook;
 }
 
 /** knex's mssql connection fields, as the mssql config `@org/mssql-entra` checks. */

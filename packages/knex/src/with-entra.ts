@@ -2,7 +2,11 @@ import { EntraAuthError, type EntraOptions } from "@org/entra-core";
 import { type Mysql2EntraConfig, withEntra as withMysql2Entra } from "@org/mysql2-entra";
 import { type PgEntraConfig, preparePgConnection } from "@org/pg-entra";
 import type { Knex } from "knex";
-import { assertKnexPassesCredential, withEntraMssqlConnection } from "./mssql-connection.js";
+import {
+  assertKnexPassesCredential,
+  createMssqlAfterCreate,
+  withEntraMssqlConnection,
+} from "./mssql-connection.js";
 import { type KnexEntraDriver, resolveDriver } from "./resolve-driver.js";
 
 /** The knex config shape `withEntra` accepts and returns: knex's own `Knex.Config`. */
@@ -32,11 +36,16 @@ type ConnectionProvider = () => StaticConnection | Promise<StaticConnection>;
  *   `credential` (tedious calls it at every login), `encrypt: "strict"` (knex itself defaults
  *   `encrypt` to `false`) and `options.trustServerCertificate: false`. A `user`, `password`,
  *   `token`, `domain`, `clientSecret` or another `type` is refused; `clientId` names the managed identity.
+ *   `pool.afterCreate` (yours still runs) makes each connection hold the shared token provider.
+ *
+ * Each open connection holds the shared token provider, which refreshes ahead of expiry while
+ * knex has connections open and stops once `destroy()` has closed them.
  *
  * `host` / `server`, `port`, `database` and `user` default to the Service Connector variables
  * (`AZURE_POSTGRESQL_*` / `AZURE_MYSQL_*` / `AZURE_SQL_*`); for pg and mysql2 the user name then
  * falls back to `options.username` and finally to the token's claims (Azure SQL needs none). Everything else in the config (`pool`, `migrations`, `seeds`,
- * `searchPath`, ...) is kept as is; the input is not modified.
+ * `searchPath`, ...) is kept as is (with client `mssql`, `pool.afterCreate` is chained as above); the
+ * input is not modified.
  *
  * A `connection` function (knex's connection provider) is wrapped: each config it returns goes
  * through the driver adapter, and its `expirationChecker` is kept. Without one, knex caches the first
@@ -77,7 +86,10 @@ export function withEntra<T extends KnexEntraConfig>(config: T, options: EntraOp
     typeof connection === "function"
       ? wrapProvider(driver, connection, options)
       : wrapConnection(driver, connection ?? {}, options);
-  return { ...config, connection: wrapped } as T;
+  if (driver !== "mssql") return { ...config, connection: wrapped } as T;
+  // knex's mssql dialect opens tedious connections itself; its pool's afterCreate sees each one.
+  const pool = { ...config.pool, afterCreate: createMssqlAfterCreate(config.pool?.afterCreate) };
+  return { ...config, connection: wrapped, pool } as T;
 }
 
 /**

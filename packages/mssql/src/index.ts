@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export type { EntraOptions } from "@org/entra-core";
-export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
-export { createEntraTokenCredential, explainEntraError } from "@org/tedious-entra";
+export type { EntraHealthReport, EntraOptions } from "@org/entra-core";
+export { EntraAuthError, healthCheck, isEntraAuthError, warmUp } from "@org/entra-core";
+export { createEntraTokenCredential, explainEntraError, holdWhileConnected } from "@org/tedious-entra";
 export { type MssqlEntraConfig, type MssqlEntraResult, withEntra } from "./with-entra.js";

@@ -1,5 +1,10 @@
 import { EntraAuthError, type EntraOptions, resolveEntraTarget, secureSqlEncryption } from "@org/entra-core";
-import { createEntraAuthentication, type EntraAuthentication, watchEntraErrors } from "@org/tedious-entra";
+import {
+  createEntraAuthentication,
+  type EntraAuthentication,
+  holdWhileConnected,
+  watchEntraErrors,
+} from "@org/tedious-entra";
 import type sql from "mssql";
 import { parseConnectionString } from "./parse-connection-string.js";
 
@@ -83,7 +88,8 @@ export function withEntra(connectionString: string, options?: EntraOptions): Mss
  *   is refused. A static `password`, `user`, `domain`, `token` or secret in the config is refused.
  * - `beforeConnect` (yours still runs) watches each pooled connection: a failed login's error says
  *   what to change and drops an expired token; a session whose token Azure SQL re-validated and
- *   found expired (37396) is marked broken so the pool replaces it.
+ *   found expired (37396) is marked broken so the pool replaces it. Each open connection holds the
+ *   shared provider, which refreshes ahead of expiry until `pool.close()` has closed them all.
  *
  * @example
  * ```ts
@@ -185,6 +191,9 @@ function createBeforeConnect(existing: BeforeConnect | undefined): BeforeConnect
         pooled.hasError = true;
       },
     });
+    // From its login until it closes (pool.close() closes every connection), the connection
+    // keeps the shared provider refreshing ahead of expiry.
+    holdWhileConnected(pooled);
     inner?.(connection);
   };
   ownBeforeConnect.set(hook, inner);

@@ -1,10 +1,16 @@
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { inspect } from "node:util";
-import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeJwt } from "@org/entra-core/testing";
+import { createTokenProvider, type EntraTokenProvider } from "@org/entra-core";
+import {
+  CANARY_TOKEN as CANARY,
+  createFakeTokenProvider,
+  fakeJwt,
+  fakeTlsSocket,
+} from "@org/entra-core/testing";
 import mysqlCallbacks from "mysql2";
 import mysql from "mysql2/promise";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { withEntra } from "./with-entra.js";
 
 /** The server's final answer after it received the clear-password response. */
@@ -257,5 +263,104 @@ describe("mysql2 clear-password handshake over a real socket", () => {
     expect(error.message).toContain("CREATE AADUSER 'wrong'");
     expect(error.message).toContain('The token belongs to "canary-app"');
     expect(provider.invalidations).toBe(0);
+  });
+});
+
+/** A real provider that refreshes only while held, as the shared providers do. */
+function heldProvider(gate?: Promise<void>): EntraTokenProvider {
+  return createTokenProvider({
+    credential: {
+      async getToken() {
+        await gate;
+        return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    },
+    scope: "https://ossrdbms-aad.database.windows.net/.default",
+    backgroundRefresh: "while-held",
+  });
+}
+
+type PluginFactory = (context: unknown) => (data: Buffer) => Promise<Buffer>;
+
+/** The clear-password plugin of a config wired to `provider`. */
+function pluginOf(provider: EntraTokenProvider): PluginFactory {
+  const config = withEntra({ host: "localhost", user: "app" }, { tokenProvider: provider, env: {} });
+  return config.authPlugins?.mysql_clear_password as unknown as PluginFactory;
+}
+
+/** A connecting mysql2 connection as the plugin sees it: an EventEmitter whose TLS socket can close. */
+function fakeConnection() {
+  const stream = Object.assign(new EventEmitter(), fakeTlsSocket(), { closed: false });
+  return Object.assign(new EventEmitter(), { config: { user: "app", host: "localhost" }, stream });
+}
+
+describe("mysql2 connections hold the shared provider while they are open", () => {
+  let server: FakeMysqlServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  function config(port: number) {
+    // Plaintext only because this fake server has no TLS; real servers get verified TLS.
+    return { host: "127.0.0.1", port, ssl: false, user: "app" } as never;
+  }
+
+  it("holds once per connection from its token on, and releases when its socket closes", async () => {
+    const provider = heldProvider();
+    const plugin = pluginOf(provider);
+    const [first, second] = [fakeConnection(), fakeConnection()];
+    await plugin({ connection: first })(Buffer.alloc(20));
+    await plugin({ connection: first })(Buffer.alloc(20)); // change-user: no second hold
+    await plugin({ connection: second })(Buffer.alloc(20));
+    expect(provider.stats.holds).toBe(2);
+    first.stream.emit("close");
+    expect(provider.stats.holds).toBe(1);
+    second.emit("end"); // mysql2's own end event (plaintext sockets) releases too
+    second.stream.emit("close");
+    expect(provider.stats.holds).toBe(0);
+  });
+
+  it("does not hold for a connection that closed while it waited for the token", async () => {
+    let open = () => {};
+    const provider = heldProvider(new Promise<void>((resolve) => (open = resolve)));
+    const connection = fakeConnection();
+    const pending = pluginOf(provider)({ connection })(Buffer.alloc(20));
+    connection.stream.emit("close");
+    open();
+    await pending;
+    expect(provider.stats.holds).toBe(0);
+  });
+
+  it("a pool holds once per open connection, and pool.end() leaves no hold", async () => {
+    server = await startFakeMysqlServer({ ok: true });
+    const provider = heldProvider();
+    const pool = mysql.createPool(
+      withEntra(config(server.port), { tokenProvider: provider, env: {}, allowInsecure: true }),
+    );
+    const connections = await Promise.all([pool.getConnection(), pool.getConnection()]);
+    expect(provider.stats.holds).toBe(2);
+    connections[0]?.destroy();
+    await vi.waitFor(() => expect(provider.stats.holds).toBe(1), { timeout: 2_000, interval: 5 });
+    connections[1]?.release();
+    await pool.end();
+    // mysql2 calls back once COM_QUIT is written; the server then closes each socket.
+    await vi.waitFor(() => expect(provider.stats.holds).toBe(0), { timeout: 2_000, interval: 5 });
+  });
+
+  it("a login the server refuses leaves no hold", async () => {
+    server = await startFakeMysqlServer({
+      errno: 9119,
+      sqlState: "HY000",
+      message: "The access token has expired. Please acquire a new token and retry.",
+    });
+    const provider = heldProvider();
+    await expect(
+      mysql.createConnection(
+        withEntra(config(server.port), { tokenProvider: provider, env: {}, allowInsecure: true }),
+      ),
+    ).rejects.toThrow(/expired/);
+    await vi.waitFor(() => expect(provider.stats.holds).toBe(0), { timeout: 2_000, interval: 5 });
+    expect(server.logins).toHaveLength(1);
   });
 });

@@ -4,6 +4,7 @@ import {
   EntraAuthError,
   type EntraOptions,
   type EntraTarget,
+  holdTokenProvider,
   inspectTlsPeer,
   reactToServerRejection,
   resolveEntraTarget,
@@ -31,6 +32,7 @@ interface AuthPluginContext {
   readonly connection?: {
     readonly config?: { readonly user?: string; readonly host?: string };
     readonly stream?: unknown;
+    once?(event: "end", listener: () => void): unknown;
   };
   /** The handshake (or change-user) command: an EventEmitter that emits `error` and `end`. */
   readonly command?: {
@@ -106,6 +108,8 @@ const ownHooks = new WeakSet<object>();
  * - The plugin checks the live connection before it fetches a token (TLS up, chain verified,
  *   certificate issued for the host) and reacts to the server's answer: an expired or invalid
  *   token is dropped, and the error says what to change.
+ * - Each connection that got a token holds the shared provider until its socket closes, so the
+ *   provider refreshes ahead of expiry while a pool has open connections and stops after `pool.end()`.
  *
  * @example
  * ```ts
@@ -216,13 +220,60 @@ function createClearPasswordPlugin(target: EntraTarget): AuthPluginFactory {
       if (!target.allowInsecure) {
         assertSecureTls(inspectTlsPeer(context.connection?.stream, context.connection?.config?.host));
       }
+      // Watch the connection's close before waiting for the token: one that closes meanwhile
+      // must not be held.
+      const watch = context.connection ? watchConnection(context.connection) : undefined;
       const { token } = await target.provider.getToken();
+      if (context.connection && watch && !watch.closed) {
+        // One hold per connection (a change-user asks again): the shared provider refreshes ahead
+        // in the background while a connection that signed in with its token is open.
+        watch.release ??= holdTokenProvider(target.provider, context.connection);
+      }
       watchAuthFailure(context, target, token);
       return Buffer.from(`${token}\0`);
     };
   };
   ownHooks.add(factory);
   return factory as unknown as AuthPluginFactory;
+}
+
+/** What the plugin keeps per mysql2 connection: whether it closed, and its hold on the provider. */
+interface ConnectionWatch {
+  closed: boolean;
+  /** Ends the hold on the shared provider, once taken. */
+  release?: () => void;
+}
+
+/** The watch of each connection the plugin has seen. */
+const watches = new WeakMap<object, ConnectionWatch>();
+
+/** The parts of the socket the plugin watches (a `net.Socket` or `tls.TLSSocket`, or your `stream`). */
+interface WatchedStream {
+  readonly closed?: boolean;
+  once?(event: "close", listener: () => void): unknown;
+}
+
+/**
+ * Watches a mysql2 connection until it closes. The socket's `close` is what always fires: for
+ * `end()` and `pool.end()` (the server closes after COM_QUIT), `destroy()`, a refused login and
+ * network errors alike, while mysql2's own `end` event comes from the raw socket's `end` and is
+ * not emitted once TLS took over the socket. Both are listened to; releasing is idempotent.
+ */
+function watchConnection(connection: NonNullable<AuthPluginContext["connection"]>): ConnectionWatch {
+  let watch = watches.get(connection);
+  if (watch) return watch;
+  const created: ConnectionWatch = { closed: false };
+  const close = () => {
+    created.closed = true;
+    created.release?.();
+  };
+  const stream = connection.stream as WatchedStream | undefined;
+  if (stream?.closed === true) created.closed = true;
+  stream?.once?.("close", close);
+  connection.once?.("end", close);
+  watches.set(connection, created);
+  watch = created;
+  return watch;
 }
 
 /**

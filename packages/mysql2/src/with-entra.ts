@@ -6,7 +6,8 @@ export type { Mysql2EntraConfig } from "./prepare-mysql2-connection.js";
 /**
  * Wires Microsoft Entra authentication into a mysql2 config: every new physical connection
  * answers the server's switch to `mysql_clear_password` with a currently valid access token,
- * fetched once and shared by every pool in the process, refreshed ahead of expiry.
+ * fetched once and shared by every pool in the process, refreshed ahead of expiry while any
+ * connection is open (`pool.end()` stops that).
  *
  * - `authPlugins.mysql_clear_password` is set (your other auth plugins are kept). It also satisfies
  *   mysql2 >= 3.22, which refuses cleartext authentication unless such a plugin exists; no

@@ -4,6 +4,7 @@ import {
   EntraAuthError,
   type EntraOptions,
   type EntraTarget,
+  holdTokenProvider,
   inspectTlsPeer,
   inspectTlsValue,
   reactToServerRejection,
@@ -75,6 +76,8 @@ interface ConnectingClient {
  * - The `password` hook checks the live connection before it fetches a token (TLS up, chain
  *   verified, certificate issued for the host) and reacts to the server's answer: an expired or
  *   invalid token is dropped, and the error says what to change.
+ * - Each connection that got a token holds the shared provider until it ends, so the provider
+ *   refreshes ahead of expiry while a pool has open connections and stops after `pool.end()`.
  * - A `connectionString` is parsed into fields so that it cannot silently drop the hook; it must
  *   not contain a password. Both forms libpq knows are read: the URL
  *   (`postgresql://user@host:5432/db?sslmode=require`) and `keyword=value`
@@ -228,33 +231,83 @@ function createPasswordFunction(target: EntraTarget, servername: string | undefi
     if (client?.connection && !target.allowInsecure) {
       assertSecureTls(inspectTlsPeer(client.connection.stream, servername ?? client.host));
     }
+    // Watch the connection's end before waiting for the token: a connection that ends meanwhile
+    // (connect timeout, server gone) must not be held.
+    const watch = client ? watchConnection(client) : undefined;
     const { token } = await target.provider.getToken();
-    watchAuthFailure(client, target, token);
+    if (client && watch && !watch.ended) {
+      // One hold per connection (pg asks once per connect; a second call must not add one): the
+      // shared provider refreshes ahead in the background while a connection that signed in with
+      // its token is open, and stops once the pool's connections have ended.
+      watch.release ??= holdTokenProvider(target.provider, client);
+      watchAuthFailure(client, watch, target, token);
+    }
     return token;
   };
 }
 
 /**
+ * What the password hook keeps per pg `Connection`, all ended by one `end` listener: pg emits
+ * `end` when the socket closes, whatever closed it (`client.end()` and so `pool.end()`, a failed
+ * login, which the server follows by closing the connection, a network error, a connect timeout).
+ */
+interface ConnectionWatch {
+  /** Set by the connection's `end` event. */
+  ended: boolean;
+  /** Ends the hold on the shared provider, once taken. */
+  release?: () => void;
+  /** Removes the `errorMessage` listener of {@link watchAuthFailure}. */
+  detach?: () => void;
+}
+
+/** The watch of each connection the hook has seen, keyed by pg's `Connection` object. */
+const watches = new WeakMap<object, ConnectionWatch>();
+
+function watchConnection(client: ConnectingClient): ConnectionWatch | undefined {
+  const connection = client.connection;
+  if (!connection?.once) return undefined;
+  let watch = watches.get(connection);
+  if (!watch) {
+    const created: ConnectionWatch = { ended: false };
+    connection.once("end", () => {
+      created.ended = true;
+      created.detach?.();
+      created.release?.();
+    });
+    watches.set(connection, created);
+    watch = created;
+  }
+  return watch;
+}
+
+/**
  * Listens for the server's answer to the token on this connection: pg emits the server's
  * ErrorResponse as `errorMessage` before it rejects `connect()` with it, so core's reaction
- * (drop an expired or invalid token, say what to change) runs on that error first.
+ * (drop an expired or invalid token, say what to change) runs on that error first. The listener
+ * is removed at `readyForQuery` (signed in) or by the connection's `end` ({@link watchConnection}).
  */
-function watchAuthFailure(client: ConnectingClient | undefined, target: EntraTarget, token: string): void {
-  const connection = client?.connection;
+function watchAuthFailure(
+  client: ConnectingClient,
+  watch: ConnectionWatch,
+  target: EntraTarget,
+  token: string,
+): void {
+  const connection = client.connection;
   if (!connection?.prependListener || !connection.removeListener || !connection.once) return;
   const onError = (error: Error) => {
     reactToServerRejection(error, {
       engine: "postgresql",
       adapter: "@org/pg-entra",
       token,
-      user: client?.user,
+      user: client.user,
       provider: target.provider,
     });
   };
+  watch.detach?.();
   connection.prependListener("errorMessage", onError);
   const detach = () => connection.removeListener?.("errorMessage", onError);
+  watch.detach = detach;
   connection.once("readyForQuery", detach);
-  connection.once("end", detach);
 }
 
 /**

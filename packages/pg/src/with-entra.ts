@@ -6,7 +6,7 @@ export type { PgEntraConfig } from "./prepare-pg-connection.js";
 /**
  * Wires Microsoft Entra authentication into a node-postgres config: every new physical connection
  * presents a currently valid access token as its password, fetched once and shared by every pool in
- * the process, refreshed ahead of expiry.
+ * the process, refreshed ahead of expiry while any connection is open (`pool.end()` stops that).
  *
  * - `host`, `port`, `database` and `user` default to the Service Connector variables
  *   (`AZURE_POSTGRESQL_HOST`, `_PORT`, `_DATABASE`, `_USER`); the username then falls back to

@@ -1,4 +1,9 @@
-import { EntraAuthError, type EntraOptions, resolveEntraTarget } from "@org/entra-core";
+import {
+  EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS,
+  EntraAuthError,
+  type EntraOptions,
+  resolveEntraTarget,
+} from "@org/entra-core";
 
 /** What {@link entraDatabaseUrl} builds a URL for. Absent fields come from Service Connector variables. */
 export interface EntraDatabaseUrlConfig {
@@ -22,8 +27,8 @@ const DEFAULT_PORT = { postgresql: 5432, mysql: 3306 } as const;
  * `postgresql://user:token@host:5432/db?sslmode=require&sslaccept=strict` or
  * `mysql://user:token@host:3306/db?sslaccept=strict`. Prisma's migration engine reads only
  * `datasource.url` from `prisma.config.ts` and has no token hook, so the token goes in the URL; it
- * is valid for the rest of its lifetime (at least the provider's must-refresh margin), long enough
- * for a deployment step. The URL is a secret: do not log it.
+ * has at least 4 minutes left (`EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS`: a cached token with less is
+ * replaced by a fresh one), long enough for a deployment step to connect. The URL is a secret: do not log it.
  *
  * @example
  * ```ts
@@ -83,7 +88,9 @@ export async function entraDatabaseUrl(
   }
   const port = target.port ?? DEFAULT_PORT[engine];
   const database = target.database ?? (engine === "postgresql" ? "postgres" : "");
-  const { token } = await target.provider.getToken();
+  const { token } = await target.provider.getToken({
+    minimumValidityInMs: EMBEDDED_TOKEN_MINIMUM_VALIDITY_IN_MS,
+  });
   const user = target.userFor(token);
   const hostPart = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(token)}`;

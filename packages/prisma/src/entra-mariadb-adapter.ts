@@ -6,6 +6,7 @@ import {
   type EntraOptions,
   type EntraTarget,
   guardMariadbStream,
+  holdTokenProvider,
   logger,
   type MariadbStreamOption,
   reactToServerRejection,
@@ -106,7 +107,16 @@ export interface EntraMysqlAdapterStats {
 interface MariaDbPool {
   end(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): unknown;
+  /** Emitted with each connection the pool has opened (logged in). */
+  on(event: "connection", listener: (connection: MariaDbConnection) => void): unknown;
   activeConnections(): number;
+}
+
+/** A connection as the pool's `connection` event hands it over: an EventEmitter with its socket. */
+interface MariaDbConnection {
+  /** The socket (a `tls.TLSSocket` once TLS is up); its `close` ends the connection's hold. */
+  readonly socket?: { once?(event: "close", listener: () => void): unknown };
+  once?(event: "end", listener: () => void): unknown;
 }
 
 interface MariaDbModule {
@@ -137,6 +147,8 @@ interface Generation {
   retired: boolean;
   ended: boolean;
   timer?: ReturnType<typeof setTimeout>;
+  /** Ends the hold on the shared provider of each connection of this pool still open. */
+  readonly releases: Set<() => void>;
 }
 
 /** Settings resolved once, when the factory is created. */
@@ -324,7 +336,10 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
     );
   }
 
-  /** Ends every inner pool (the connector waits up to 10 s for connections in use). */
+  /**
+   * Ends every inner pool (the connector waits up to 10 s for connections in use). Once it
+   * resolves, no connection of this adapter holds the shared token provider any more.
+   */
   async dispose(): Promise<void> {
     this.#closed = true;
     this.#current = undefined;
@@ -395,6 +410,26 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
     this.#live.delete(generation);
     this.#poolsEnded++;
     await generation.pool?.end().catch(() => {});
+    // The pool has ended (or given up on) every connection; their sockets close a moment later.
+    for (const release of [...generation.releases]) release();
+  }
+
+  /**
+   * Holds the shared provider for one connection of a pool, from its login until its socket
+   * closes (the connector emits `end` instead when it closes a connection on an error, after
+   * removing the socket's listeners): the provider refreshes ahead of expiry while connections are
+   * open, so the next query finds a newer token and moves to a new pool in time.
+   */
+  #hold(generation: Generation, connection: MariaDbConnection): void {
+    if (generation.ended) return;
+    const release = holdTokenProvider(this.#settings.target.provider, connection);
+    const done = () => {
+      release();
+      generation.releases.delete(done);
+    };
+    generation.releases.add(done);
+    connection.socket?.once?.("close", done);
+    connection.once?.("end", done);
   }
 
   #create(access: EntraAccessToken): Generation {
@@ -414,6 +449,7 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
       busy: 0,
       retired: false,
       ended: false,
+      releases: new Set(),
     };
     this.#live.add(generation);
     try {
@@ -434,6 +470,7 @@ export class EntraMariaDbAdapter implements SqlDriverAdapter {
       pool.on("error", (error) => {
         logger.warning(`MySQL pool ${generation.id} could not open a connection: ${error.message}`);
       });
+      pool.on("connection", (connection) => this.#hold(generation, connection));
       generation.pool = pool;
       generation.ready = new PrismaMariaDb(pool, {
         ...settings.adapterOptions,

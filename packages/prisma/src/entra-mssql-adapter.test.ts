@@ -1,5 +1,7 @@
+import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import { inspect } from "node:util";
+import { getSharedTokenProvider, resetSharedTokenProviders } from "@org/entra-core";
 import { createFakeTokenProvider } from "@org/entra-core/testing";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createEntraAdapter, EntraMssqlAdapterFactory } from "./index.js";
@@ -166,5 +168,38 @@ describe('createEntraAdapter({ provider: "sqlserver" })', () => {
       { tokenProvider: createFakeTokenProvider({ token: TOKEN }), env },
     );
     expect(inspect(factory, { depth: 8, showHidden: true })).not.toContain(TOKEN);
+  });
+});
+
+describe('createEntraAdapter({ provider: "sqlserver" }): pooled connections hold the shared provider', () => {
+  afterEach(() => resetSharedTokenProviders());
+
+  it("the pool's beforeConnect holds each connection from its login until it closes", async () => {
+    const credential = {
+      async getToken() {
+        return { token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
+    const stop = new Error("stop: captured");
+    const configs = stopPoolConnect(async () => {
+      throw stop;
+    });
+    const factory = createEntraAdapter(
+      { provider: "sqlserver", server: "db.database.windows.net" },
+      { credential, env, warmStart: false },
+    );
+    await expect(factory.connect()).rejects.toBe(stop);
+    const config = configs[0] as PoolConfig & { beforeConnect: (connection: unknown) => void };
+    await config.authentication.options.credential.getToken("https://database.windows.net/.default");
+    const provider = getSharedTokenProvider({ credential, scope: "https://database.windows.net/.default" });
+    // What mssql does for each pooled tedious connection; `$disconnect` closes them (pool.close()).
+    const connection = Object.assign(new EventEmitter(), {
+      config: { authentication: config.authentication },
+    });
+    config.beforeConnect(connection);
+    connection.emit("connect");
+    expect(provider.stats.holds).toBe(1);
+    connection.emit("end");
+    expect(provider.stats.holds).toBe(0);
   });
 });

@@ -5,8 +5,8 @@
  *
  * @packageDocumentation
  */
-export type { EntraOptions } from "@org/entra-core";
-export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
+export type { EntraHealthReport, EntraOptions } from "@org/entra-core";
+export { EntraAuthError, healthCheck, isEntraAuthError, warmUp } from "@org/entra-core";
 export { createEntraAdapter, type EntraAdapterConfig } from "./create-entra-adapter.js";
 export { type EntraDatabaseUrlConfig, entraDatabaseUrl } from "./entra-database-url.js";
 export {

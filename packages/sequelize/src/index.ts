@@ -5,6 +5,6 @@
  *
  * @packageDocumentation
  */
-export type { EntraOptions } from "@org/entra-core";
-export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
+export type { EntraHealthReport, EntraOptions } from "@org/entra-core";
+export { EntraAuthError, healthCheck, isEntraAuthError, warmUp } from "@org/entra-core";
 export { type SequelizeEntraOptions, withEntra } from "./with-entra.js";

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   type EntraTarget,
   guardMariadbStream,
+  holdTokenProvider,
   type MariadbStreamOption,
   reactToServerRejection,
 } from "@org/entra-core";
@@ -73,6 +74,9 @@ export function mariadbLoader(
  * allowed, each connection is opened through core's `guardMariadbStream`, so that a server
  * claiming to be MariaDB cannot make an older connector skip certificate verification.
  *
+ * Each connection holds the shared token provider until it ends, so the provider refreshes ahead
+ * of expiry while Sequelize has connections open.
+ *
  * @returns An object with `createConnection`, the only member Sequelize's mariadb dialect uses.
  *   It loads the connector on first connect.
  */
@@ -95,7 +99,9 @@ export function createMariadbDriver(load: () => Promise<MariadbModule>, target: 
               }),
             };
       try {
-        return withDeletableMeta(await mariadb.createConnection(guarded));
+        const connection = withDeletableMeta(await mariadb.createConnection(guarded));
+        holdWhileOpen(connection, target);
+        return connection;
       } catch (error) {
         if (error instanceof Error) {
           const failure = error as MariadbError;
@@ -116,6 +122,43 @@ export function createMariadbDriver(load: () => Promise<MariadbModule>, target: 
   };
   wrapped.set(driver, load);
   return driver;
+}
+
+/** The methods of a mariadb promise connection that end it, and its event subscription. */
+interface EndableConnection {
+  end?(...args: unknown[]): Promise<unknown>;
+  destroy?(...args: unknown[]): unknown;
+  close?(...args: unknown[]): unknown;
+  once?(event: "end", listener: () => void): unknown;
+}
+
+/**
+ * Holds the shared provider for one mariadb connection that logged in with its token, until the
+ * connection ends. The connector emits no event when `end()` (what Sequelize's `disconnect` and
+ * so `sequelize.close()` call) or `destroy()` closes a connection, so those methods release the
+ * hold; its `end` event covers a connection the server or the network closed.
+ */
+function holdWhileOpen(connection: unknown, target: EntraTarget): void {
+  if (typeof connection !== "object" || connection === null) return;
+  const release = holdTokenProvider(target.provider, connection);
+  const endable = connection as EndableConnection;
+  const end = endable.end;
+  if (typeof end === "function") {
+    endable.end = (...args: unknown[]) => {
+      const ended = end.apply(connection, args);
+      release();
+      return ended;
+    };
+  }
+  for (const name of ["destroy", "close"] as const) {
+    const method = endable[name];
+    if (typeof method !== "function") continue;
+    endable[name] = (...args: unknown[]) => {
+      release();
+      return method.apply(connection, args);
+    };
+  }
+  endable.once?.("end", release);
 }
 
 /** The one method of a mariadb connection that Sequelize's mariadb dialect runs statements with. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { inspect } from "node:util";
+import { getSharedTokenProvider, resetSharedTokenProviders } from "@org/entra-core";
 import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { type Options, Sequelize } from "sequelize";
 import * as tedious from "tedious";
@@ -265,5 +266,52 @@ describe("withEntra (mssql dialect): refusals before any I/O", () => {
     expect(() =>
       withEntra({ dialect: "mssql" }, { tokenProvider: createFakeTokenProvider(), env }),
     ).toThrowError(expect.objectContaining({ code: "MISSING_SETTING" }));
+  });
+});
+
+describe("withEntra (mssql dialect): connections hold the shared provider", () => {
+  afterEach(() => resetSharedTokenProviders());
+
+  const source = {
+    async getToken() {
+      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  };
+  const provider = () =>
+    getSharedTokenProvider({ credential: source, scope: "https://database.windows.net/.default" });
+
+  it("each logged-in connection holds it until it closes; sequelize.close() leaves no hold", async () => {
+    const fake = fakeTedious();
+    const sequelize = new Sequelize({
+      ...withEntra(
+        { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module, pool: { max: 2 } },
+        { credential: source, env, warmStart: false },
+      ),
+      databaseVersion: "16.0.0",
+      logging: false,
+    } as Options);
+    const manager = sequelize.connectionManager;
+    const connections = await Promise.all([
+      manager.getConnection({ type: "write" }),
+      manager.getConnection({ type: "write" }),
+    ]);
+    expect(provider().stats.holds).toBe(2);
+    for (const connection of connections) manager.releaseConnection(connection);
+    await sequelize.close();
+    expect(provider().stats.holds).toBe(0);
+  });
+
+  it("a refused login holds nothing", async () => {
+    const fake = fakeTedious(
+      Object.assign(new Error("Login failed for user '<token-identified principal>'."), { code: "ELOGIN" }),
+    );
+    const sequelize = open(
+      withEntra(
+        { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module, pool: { max: 1 } },
+        { credential: source, env, warmStart: false },
+      ),
+    );
+    await expect(sequelize.connectionManager.getConnection({ type: "write" })).rejects.toThrow();
+    expect(provider().stats.holds).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { EntraAuthError } from "@org/entra-core";
-import { watchEntraErrors } from "@org/tedious-entra";
+import { holdWhileConnected, watchEntraErrors } from "@org/tedious-entra";
 
 /** The part of the tedious module Sequelize's mssql dialect uses: `Connection`, plus `Request`, `TYPES`, ... */
 export interface TediousModule {
@@ -44,7 +44,9 @@ export function loadTedious(
  * `watchEntraErrors` on each new connection. Sequelize has no hook that sees a failed login; with
  * this, a rejected token's error (which Sequelize wraps in `AccessDeniedError`, copying the message)
  * names the reason and what to change, and an expired or invalid token is dropped from the cache so
- * the next connection fetches a fresh one. Error 37396 on an open session is logged.
+ * the next connection fetches a fresh one. Error 37396 on an open session is logged. Each
+ * connection holds the shared token provider from its login until it closes, so the provider
+ * refreshes ahead of expiry while Sequelize has connections open.
  *
  * @param tedious - The module to wrap, from {@link loadTedious}.
  * @returns An object whose prototype is `tedious`, with its own `Connection`.
@@ -57,6 +59,8 @@ export function createTediousDriver(tedious: TediousModule): TediousModule {
     constructor(config: unknown) {
       super(config);
       watchEntraErrors(this);
+      // From its login until it closes (`sequelize.close()` closes every pooled connection).
+      holdWhileConnected(this as unknown as Parameters<typeof holdWhileConnected>[0]);
     }
   }
   const driver = Object.create(tedious, {

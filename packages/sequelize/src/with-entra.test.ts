@@ -1,7 +1,9 @@
+import { EventEmitter } from "node:events";
 import { inspect } from "node:util";
+import { getSharedTokenProvider, resetSharedTokenProviders } from "@org/entra-core";
 import { CANARY_TOKEN as CANARY, createFakeTokenProvider, fakeTlsSocket } from "@org/entra-core/testing";
 import { type Options, Sequelize } from "sequelize";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -418,4 +420,75 @@ describe("withEntra (all dialects)", () => {
       expect(inspect(options, { depth: 8, showHidden: true })).not.toContain(CANARY);
     },
   );
+});
+
+describe("withEntra (mariadb dialect): connections hold the shared provider", () => {
+  afterEach(() => resetSharedTokenProviders());
+
+  const source = {
+    async getToken() {
+      return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  };
+  const provider = () =>
+    getSharedTokenProvider({
+      credential: source,
+      scope: "https://ossrdbms-aad.database.windows.net/.default",
+    });
+
+  /** A mariadb promise connection: `end()` and `destroy()` emit nothing; the `end` event means the server closed it. */
+  class FakeConnection extends EventEmitter {
+    ended = 0;
+    async query() {
+      return [];
+    }
+    async end() {
+      this.ended++;
+    }
+    destroy() {
+      this.ended++;
+    }
+  }
+
+  function wrappedDriver() {
+    const driver = { version: "3.5.4", createConnection: async () => new FakeConnection() };
+    const options = withEntra(
+      { dialect: "mariadb", username: "u", host: "db.example.com", dialectModule: driver },
+      { credential: source, env, warmStart: false },
+    );
+    return options.dialectModule as { createConnection(o: object): Promise<FakeConnection> };
+  }
+
+  it("holds while each connection is open: end(), destroy() and the end event release", async () => {
+    const driver = wrappedDriver();
+    const [a, b, c] = await Promise.all(
+      [1, 2, 3].map(() => driver.createConnection({ host: "db.example.com", password: CANARY })),
+    );
+    expect(provider().stats.holds).toBe(3);
+    await a?.end();
+    expect(a?.ended).toBe(1);
+    b?.destroy();
+    c?.emit("end");
+    expect(provider().stats.holds).toBe(0);
+    await a?.end(); // idempotent
+    expect(provider().stats.holds).toBe(0);
+  });
+
+  it("a refused login holds nothing", async () => {
+    const options = withEntra(
+      {
+        dialect: "mariadb",
+        username: "u",
+        dialectModule: {
+          createConnection: async () => {
+            throw Object.assign(new Error("Access denied"), { errno: 1045, sqlMessage: "Access denied" });
+          },
+        },
+      },
+      { credential: source, env, warmStart: false },
+    );
+    const wrapped = options.dialectModule as { createConnection(o: object): Promise<unknown> };
+    await expect(wrapped.createConnection({ host: "localhost", password: CANARY })).rejects.toThrow();
+    expect(provider().stats.holds).toBe(0);
+  });
 });

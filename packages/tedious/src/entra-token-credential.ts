@@ -6,6 +6,7 @@ import {
   type EntraTarget,
   type EntraTokenProvider,
   getSharedTokenProvider,
+  holdTokenProvider,
   logger,
   resolveEntraTarget,
   scopeFor,
@@ -51,6 +52,11 @@ export class EntraTokenCredential implements TokenCredential {
   readonly #server: string | undefined;
   /** Providers this credential handed tokens from, so that {@link invalidate} reaches them. */
   readonly #used = new Set<EntraTokenProvider>();
+  /**
+   * The shared provider of the target's scope, warm-started when the target was resolved. Held so
+   * that it lives as long as this credential: the registry holds providers only weakly.
+   */
+  readonly #targetProvider: EntraTokenProvider;
 
   /** Use {@link createEntraTokenCredential}. */
   constructor(options: EntraTokenCredentialOptions = {}) {
@@ -58,6 +64,7 @@ export class EntraTokenCredential implements TokenCredential {
     const target = given ?? resolveEntraTarget("sqlserver", { host: server }, entraOptions);
     this.#options = Object.freeze({ ...entraOptions, scope: entraOptions.scope || undefined });
     this.#clientId = target.clientId;
+    this.#targetProvider = target.provider;
     this.#server = server || target.host;
   }
 
@@ -94,6 +101,31 @@ export class EntraTokenCredential implements TokenCredential {
    */
   get clientId(): string | undefined {
     return this.#options.credential || this.#options.tokenProvider ? undefined : this.#clientId;
+  }
+
+  /**
+   * Holds every shared provider this credential has handed tokens from, for `owner` (normally a
+   * tedious `Connection` that logged in with one): shared providers refresh ahead of expiry in the
+   * background only while something holds them. The holds end when the returned function is
+   * called (idempotent) or when `owner` is garbage-collected. A `tokenProvider` of your own is held
+   * too when `createTokenProvider` made it (a test fake is not).
+   * {@link @org/tedious-entra!holdWhileConnected | holdWhileConnected} calls it for each connection.
+   *
+   * @example
+   * ```ts
+   * connection.once("connect", (err) => {
+   *   if (!err) connection.once("end", credential.hold(connection));
+   * });
+   * ```
+   *
+   * @param owner - The object whose lifetime bounds the holds.
+   * @returns The function that ends the holds.
+   */
+  hold(owner: object): () => void {
+    const releases = [...this.#used].map((provider) => holdTokenProvider(provider, owner));
+    return () => {
+      for (const release of releases.splice(0)) release();
+    };
   }
 
   /**
@@ -134,6 +166,7 @@ export class EntraTokenCredential implements TokenCredential {
 
   #providerFor(scope: string): EntraTokenProvider {
     if (this.#options.tokenProvider) return this.#options.tokenProvider;
+    if (scope === this.#targetProvider.scope) return this.#targetProvider;
     logger.verbose(`tedious asked for a token for ${scope}.`);
     return getSharedTokenProvider({ ...this.#options, clientId: this.#clientId, scope });
   }

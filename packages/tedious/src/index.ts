@@ -5,8 +5,8 @@
  *
  * @packageDocumentation
  */
-export type { EntraOptions } from "@org/entra-core";
-export { EntraAuthError, isEntraAuthError } from "@org/entra-core";
+export type { EntraHealthReport, EntraOptions } from "@org/entra-core";
+export { EntraAuthError, healthCheck, isEntraAuthError, warmUp } from "@org/entra-core";
 export { createEntraAuthentication, type EntraAuthentication } from "./create-entra-authentication.js";
 export {
   createEntraTokenCredential,
@@ -22,4 +22,5 @@ export {
   type WatchEntraErrorsOptions,
   watchEntraErrors,
 } from "./explain-entra-error.js";
+export { type HoldableConnection, holdWhileConnected } from "./hold-while-connected.js";
 export { type TediousEntraConfig, type TediousEntraResult, withEntra } from "./with-entra.js";

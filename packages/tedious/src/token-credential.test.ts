@@ -1,4 +1,6 @@
 import { inspect } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { AccessToken, GetTokenOptions } from "@azure/core-auth";
 import { resetSharedTokenProviders } from "@org/entra-core";
 import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
@@ -21,6 +23,28 @@ function countingCredential() {
 
 describe("createEntraTokenCredential", () => {
   afterEach(() => resetSharedTokenProviders());
+
+  it("keeps its shared provider (and the warm-started token) alive through garbage collection", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const source = countingCredential();
+    const credential = createEntraTokenCredential({
+      credential: source,
+      env: {},
+      server: "srv.database.windows.net",
+    });
+    // The warm start fetched the token; no login has asked for it yet.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source.scopes).toEqual([SQL_SCOPE]);
+    for (let i = 0; i < 4; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await credential.getToken(SQL_SCOPE);
+    // The registry holds providers weakly: without the credential's own reference the first
+    // login would have found a new provider and fetched again.
+    expect(source.scopes).toEqual([SQL_SCOPE]);
+  });
 
   it("answers each login with the provider's current token", async () => {
     const provider = createFakeTokenProvider({ tokens: ["token-1", "token-2"] });
@@ -82,7 +106,8 @@ describe("createEntraTokenCredential", () => {
       message: expect.stringContaining("not an Azure SQL resource"),
     });
     await expect(credential.getToken(["a", "b"])).rejects.toMatchObject({ code: "INVALID_SETTING" });
-    expect(source.scopes).toEqual([]);
+    // Only the warm start's request for Azure SQL's own scope reached the credential.
+    expect(source.scopes.filter((scope) => scope !== "https://database.windows.net/.default")).toEqual([]);
   });
 
   it("falls back to the server's cloud when no scope is asked for", async () => {

@@ -43,6 +43,9 @@ export type TediousEntraResult<T extends TediousEntraConfig = TediousEntraConfig
  *   (`INSECURE_TRANSPORT`) unless `allowInsecure: true`, which also keeps `encrypt: true` as given.
  * - tedious has no config-level hook for login failures: use `explainEntraError` or
  *   `watchEntraErrors` to get the reason and have an expired token dropped.
+ * - Nor one that sees each connection: the shared provider refreshes ahead of expiry in the
+ *   background only while a connection holds it. Call `holdWhileConnected(connection)` for that;
+ *   without it, a login that finds the token close to expiry fetches a new one.
  *
  * @example
  * ```ts

@@ -1,9 +1,11 @@
 import "reflect-metadata";
+import { EventEmitter } from "node:events";
 import { inspect } from "node:util";
+import { getSharedTokenProvider, resetSharedTokenProviders } from "@org/entra-core";
 import { CANARY_TOKEN as CANARY, createFakeTokenProvider } from "@org/entra-core/testing";
 import { DataSource as DataSource03 } from "typeorm";
 import { DataSource as DataSource1 } from "typeorm1";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { withEntra } from "./with-entra.js";
 
 const env = {};
@@ -252,3 +254,45 @@ describe("withEntra (TypeORM type mssql)", () => {
     expect(inspect(result, { depth: 8, showHidden: true })).not.toContain(CANARY);
   });
 });
+
+describe.each(majors)(
+  "TypeORM %s type mssql: pooled connections hold the shared provider",
+  (_major, DataSource) => {
+    afterEach(() => resetSharedTokenProviders());
+
+    it("the beforeConnect TypeORM hands mssql holds each connection from its login until it closes", async () => {
+      const source = {
+        async getToken() {
+          return { token: CANARY, expiresOnTimestamp: Date.now() + 3_600_000 };
+        },
+      };
+      const { driver, captured, stop } = capturingMssql();
+      const dataSource = new DataSource(
+        withEntra(
+          { type: "mssql", host: "db.database.windows.net", driver },
+          { credential: source, env, warmStart: false },
+        ),
+      );
+      await expect(dataSource.initialize()).rejects.toBe(stop);
+      const config = captured[0] as MssqlConfig;
+      await config.authentication.options.credential.getToken("https://database.windows.net/.default");
+      const provider = getSharedTokenProvider({
+        credential: source,
+        scope: "https://database.windows.net/.default",
+      });
+      // What mssql's _poolCreate does for each pooled connection: a tedious Connection (its
+      // normalised config carries the credential), then beforeConnect; then tedious logs in.
+      const connections = [1, 2].map(() => {
+        const connection = Object.assign(new EventEmitter(), {
+          config: { authentication: config.authentication },
+        });
+        (config.beforeConnect as (c: unknown) => void)(connection);
+        connection.emit("connect");
+        return connection;
+      });
+      expect(provider.stats.holds).toBe(2);
+      for (const connection of connections) connection.emit("end"); // what close() leads to
+      expect(provider.stats.holds).toBe(0);
+    });
+  },
+);
