@@ -64,8 +64,17 @@ export class EntraTokenCredential implements TokenCredential {
     const target = given ?? resolveEntraTarget("sqlserver", { host: server }, entraOptions);
     this.#options = Object.freeze({ ...entraOptions, scope: entraOptions.scope || undefined });
     this.#clientId = target.clientId;
-    this.#targetProvider = target.provider;
     this.#server = server || target.host;
+    // The target's provider, unless this credential uses another one: a credential adopted from the
+    // config's own token-credential authentication, which the target was not resolved with.
+    this.#targetProvider = this.#options.tokenProvider ?? this.#sharedProvider(target.scope);
+    if (
+      this.#targetProvider !== target.provider &&
+      entraOptions.warmStart !== false &&
+      !this.#options.tokenProvider
+    ) {
+      this.#targetProvider.getToken().catch(() => {});
+    }
   }
 
   /**
@@ -168,6 +177,10 @@ export class EntraTokenCredential implements TokenCredential {
     if (this.#options.tokenProvider) return this.#options.tokenProvider;
     if (scope === this.#targetProvider.scope) return this.#targetProvider;
     logger.verbose(`tedious asked for a token for ${scope}.`);
+    return this.#sharedProvider(scope);
+  }
+
+  #sharedProvider(scope: string): EntraTokenProvider {
     return getSharedTokenProvider({ ...this.#options, clientId: this.#clientId, scope });
   }
 }
