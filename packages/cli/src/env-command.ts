@@ -1,7 +1,7 @@
 import { CliError } from "./cli-error.js";
 import { refuseTty } from "./command-options.js";
 import { type Command, defineCommand } from "./define-command.js";
-import { resolveCa, resolveLogin } from "./resolve-login.js";
+import { describeLogin, resolveCa, resolveLogin } from "./resolve-login.js";
 import { commentLine, exportLines, quoteFor, SHELLS, type Shell, variableReference } from "./shell-quote.js";
 
 /** Usage of `entra-db env`. */
@@ -77,12 +77,7 @@ export const envCommand: Command = defineCommand({
     if (flags.json) {
       const json = {
         variables: Object.fromEntries(envVariables(login.engine, values)),
-        engine: login.engine,
-        host: login.host,
-        port: login.port,
-        database: login.database ?? null,
-        user: login.user,
-        expiresOn: new Date(login.expiresOnTimestamp).toISOString(),
+        ...describeLogin(login),
       };
       io.stdout.write(`${JSON.stringify(json)}\n`);
     } else {

@@ -21,6 +21,28 @@ export interface Login {
   readonly expiresOnTimestamp: number;
 }
 
+/**
+ * What `url --json` and `env --json` say about a login beside their own field: engine, host,
+ * port, database (`null` when none), user and the token's expiry as ISO 8601. Never the token.
+ */
+export function describeLogin(login: Login): {
+  engine: Login["engine"];
+  host: string;
+  port: number;
+  database: string | null;
+  user: string;
+  expiresOn: string;
+} {
+  return {
+    engine: login.engine,
+    host: login.host,
+    port: login.port,
+    database: login.database ?? null,
+    user: login.user,
+    expiresOn: new Date(login.expiresOnTimestamp).toISOString(),
+  };
+}
+
 /** The CA certificates a client should verify the server with, see {@link resolveCa}. */
 export interface CaChoice {
   /** An absolute file path, or `"system"` for the operating system's store. */

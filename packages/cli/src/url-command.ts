@@ -3,7 +3,7 @@ import { buildConnectionUrl, type MysqlUrlFormat } from "./build-url.js";
 import { CliError } from "./cli-error.js";
 import { refuseTty } from "./command-options.js";
 import { type Command, defineCommand } from "./define-command.js";
-import { resolveCa, resolveLogin } from "./resolve-login.js";
+import { describeLogin, resolveCa, resolveLogin } from "./resolve-login.js";
 
 /** Usage of `entra-db url`. */
 export const URL_USAGE = `Usage: entra-db url [--engine postgresql|mysql] [options]
@@ -80,15 +80,7 @@ export const urlCommand: Command = defineCommand({
         : undefined;
     const url = buildConnectionUrl({ ...login, format, sslRootCert: ca.file, caPem });
     if (flags.json) {
-      const json = {
-        url,
-        engine: login.engine,
-        host: login.host,
-        port: login.port,
-        database: login.database ?? null,
-        user: login.user,
-        expiresOn: new Date(login.expiresOnTimestamp).toISOString(),
-      };
+      const json = { url, ...describeLogin(login) };
       io.stdout.write(`${JSON.stringify(json)}\n`);
     } else {
       io.stdout.write(`${url}\n`);

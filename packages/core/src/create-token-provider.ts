@@ -307,13 +307,7 @@ export function createTokenProvider(options: TokenProviderOptions): EntraTokenPr
       durationInMs: Math.max(0, clock.now() - startedAt),
       background,
     });
-    for (const listener of refreshedListeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        logger.warning(`An onTokenRefreshed listener threw: ${redact(errorText(error))}`);
-      }
-    }
+    notify(refreshedListeners, event, "onTokenRefreshed");
   }
 
   function emitError(error: EntraAuthError, background: boolean, stillServing: boolean): void {
@@ -326,11 +320,16 @@ export function createTokenProvider(options: TokenProviderOptions): EntraTokenPr
       stillServing,
       nextAttemptInMs: Math.max(0, nextAttemptAt - clock.now()),
     });
-    for (const listener of errorListeners) {
+    notify(errorListeners, event, "onTokenError");
+  }
+
+  /** Calls each listener; one that throws is logged (redacted) and the others still run. */
+  function notify<E>(listeners: ReadonlySet<(event: E) => void>, event: E, option: string): void {
+    for (const listener of listeners) {
       try {
         listener(event);
-      } catch (thrown) {
-        logger.warning(`An onTokenError listener threw: ${redact(errorText(thrown))}`);
+      } catch (error) {
+        logger.warning(`An ${option} listener threw: ${redact(errorText(error))}`);
       }
     }
   }

@@ -71,9 +71,13 @@ export function createEntraAuthentication(
   options: EntraTokenCredentialOptions = {},
 ): EntraAuthentication {
   const credential = adoptCredential(existing, options.credential);
+  const { target, ...rest } = options;
+  // A target resolved for another credential than the one adopted from the config would warm up
+  // and keep the wrong provider: the credential then resolves its own, for the adopted one.
+  const resolved = credential === options.credential ? { target } : { server: rest.server ?? target?.host };
   return {
     type: "token-credential",
-    options: { credential: createEntraTokenCredential({ ...options, credential }) },
+    options: { credential: createEntraTokenCredential({ ...rest, ...resolved, credential }) },
   };
 }
 

@@ -65,16 +65,7 @@ export class EntraTokenCredential implements TokenCredential {
     this.#options = Object.freeze({ ...entraOptions, scope: entraOptions.scope || undefined });
     this.#clientId = target.clientId;
     this.#server = server || target.host;
-    // The target's provider, unless this credential uses another one: a credential adopted from the
-    // config's own token-credential authentication, which the target was not resolved with.
-    this.#targetProvider = this.#options.tokenProvider ?? this.#sharedProvider(target.scope);
-    if (
-      this.#targetProvider !== target.provider &&
-      entraOptions.warmStart !== false &&
-      !this.#options.tokenProvider
-    ) {
-      this.#targetProvider.getToken().catch(() => {});
-    }
+    this.#targetProvider = target.provider;
   }
 
   /**
