@@ -22,8 +22,12 @@ export interface RunWorkerOptions {
   readonly timeoutInMs?: number;
   /** Extra Node flags, e.g. `--expose-gc`. */
   readonly execArgv?: readonly string[];
-  /** Called in the parent when the worker reaches a phase (`markPhase(name)`), e.g. to read emulator counters. */
-  readonly onMark?: (mark: string) => void;
+  /**
+   * Called in the parent when the worker reaches a phase (`markPhase(name)`), e.g. to read emulator
+   * counters. When it returns a promise, the worker's `markPhase` resolves only once that promise
+   * settles (a service worker stays up until the parent is done with it).
+   */
+  readonly onMark?: (mark: string) => unknown;
 }
 
 /**
@@ -77,8 +81,13 @@ function runWorkerOnce<T>(task: object, env: NodeJS.ProcessEnv, options: RunWork
     }, timeoutInMs);
     child.on("message", (message) => {
       if (message && typeof message === "object" && "mark" in message) {
-        options.onMark?.((message as WorkerMark).mark);
-        if (child.connected) child.send({ marked: (message as WorkerMark).mark });
+        const mark = (message as WorkerMark).mark;
+        const handled = options.onMark?.(mark);
+        const answer = () => {
+          if (child.connected) child.send({ marked: mark });
+        };
+        if (handled instanceof Promise) void handled.then(answer, answer);
+        else answer();
         return;
       }
       reply = message as WorkerReply<T>;

@@ -25,6 +25,7 @@ const PACKAGES = [
   "@org/mysql2-entra",
   "@org/entra-core",
   "@org/entra-emulator",
+  "@org/entra-db-cli",
   "@azure/identity",
   "@azure/postgresql-auth",
   "pg",

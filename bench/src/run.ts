@@ -11,12 +11,13 @@ import { benchFirstQuery } from "./first-query.js";
 import { benchGatewayThroughput } from "./gateway-throughput.js";
 import { benchHookCost } from "./hook-cost.js";
 import { benchPoolLifecycle } from "./pool-lifecycle.js";
+import { benchProxyRelay } from "./proxy-relay.js";
 import { benchRefreshBoundary } from "./refresh-boundary.js";
 import { formatTable, machineInfo, versions } from "./report.js";
 import { benchTokenBurst } from "./token-burst.js";
 
 const BENCHMARKS: ReadonlyArray<{ id: string; run: (context: BenchContext) => Promise<BenchOutcome> }> = [
-  // Ids in table order (0-6); BENCH_ONLY takes a comma list of them.
+  // Ids in table order (0-7); BENCH_ONLY takes a comma list of them.
   { id: "hook-cost", run: benchHookCost },
   { id: "connection-cost", run: benchConnectionCost },
   { id: "token-burst", run: benchTokenBurst },
@@ -24,6 +25,7 @@ const BENCHMARKS: ReadonlyArray<{ id: string; run: (context: BenchContext) => Pr
   { id: "first-query", run: benchFirstQuery },
   { id: "pool-lifecycle", run: benchPoolLifecycle },
   { id: "gateway-throughput", run: benchGatewayThroughput },
+  { id: "proxy-relay", run: benchProxyRelay },
 ];
 
 const RESULTS_FILE = fileURLToPath(new URL("../results.json", import.meta.url));

@@ -4,6 +4,7 @@ import { type FirstQueryTask, measureFirstQuery } from "./first-query.js";
 import { type GatewayThroughputTask, measureGatewayThroughput } from "./gateway-throughput.js";
 import { type HookCostTask, measureHookCost } from "./hook-cost.js";
 import { measurePoolLifecycle, type PoolLifecycleTask } from "./pool-lifecycle.js";
+import { type ProxyRelayTask, runProxyRelayRole } from "./proxy-relay.js";
 import { measureRefreshBoundary, type RefreshBoundaryTask } from "./refresh-boundary.js";
 import { measureTokenBurst, type TokenBurstTask } from "./token-burst.js";
 
@@ -15,7 +16,8 @@ export type WorkerTask =
   | RefreshBoundaryTask
   | FirstQueryTask
   | PoolLifecycleTask
-  | GatewayThroughputTask;
+  | GatewayThroughputTask
+  | ProxyRelayTask;
 
 function run(task: WorkerTask): Promise<unknown> {
   switch (task.kind) {
@@ -33,6 +35,8 @@ function run(task: WorkerTask): Promise<unknown> {
       return measurePoolLifecycle(task);
     case "gateway-throughput":
       return measureGatewayThroughput(task);
+    case "proxy-relay":
+      return runProxyRelayRole(task);
   }
 }
 

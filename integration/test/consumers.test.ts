@@ -23,7 +23,8 @@ interface PublishedPackage {
 const EXPECTED_EXPORTS: Record<string, string[]> = {
   "@org/entra-core": ["createTokenProvider", "getSharedTokenProvider", "EntraAuthError"],
   "@org/entra-emulator": ["startEmulator"],
-  "@org/entra-db-cli": ["run"],
+  "@org/entra-db-cli": ["run", "startProxy"],
+  "@org/entra-wire": ["PgFrameReader", "listenGateway", "buildFedAuthLogin7"],
   "@org/prisma-entra": ["createEntraAdapter", "entraDatabaseUrl"],
   "@org/tedious-entra": ["withEntra", "createEntraTokenCredential"],
 };

@@ -9,6 +9,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { type ProcessResult, runProcess } from "../src/run-process.js";
+import { startProxyProcess } from "../src/start-proxy-process.js";
 import { useHarness } from "../src/use-harness.js";
 
 const exampleDir = path.join(import.meta.dirname, "..", "..", "examples", "prisma");
@@ -71,6 +72,20 @@ describe("examples/prisma through the emulator", () => {
 
       const { rows } = await db.query<{ title: string }>('select title from "notes"');
       expect(rows.map((row) => row.title)).toEqual(["Signed in with Microsoft Entra ID"]);
+
+      // Prisma Client with a plain URL (no password) pointed at `entra-db proxy`.
+      const proxy = await startProxyProcess(["--engine", "postgresql"], harness.emulator.env);
+      try {
+        const database = harness.emulator.postgres?.database;
+        const viaProxy = await run(bin("tsx"), ["src/through-proxy.ts"], {
+          PATH: process.env.PATH,
+          DATABASE_URL: `postgresql://app@127.0.0.1:${proxy.port}/${database}?sslmode=disable`,
+        });
+        expect(viaProxy.code, viaProxy.output).toBe(0);
+        expect(viaProxy.output).toContain(`1 note(s) through entra-db proxy (as ${user})`);
+      } finally {
+        expect(await proxy.stop()).toBe(0);
+      }
 
       // The HTTP starter: boot, one request that reads the database, shut down.
       const server = spawn(bin("tsx"), ["src/server.ts"], {

@@ -134,6 +134,26 @@ const RULES: readonly Rule[] = [
     reason:
       "writes the reader's own ~/.pgpass; cli-entra-db.test.ts runs pgpass with PGPASSFILE and logs psql in with it",
   },
+  {
+    kind: "skip",
+    pattern: /^entra-db proxy\b|^coproc \w+ \{ entra-db proxy\b|^read -r ready\b|^kill %1$/,
+    reason:
+      "starts or stops the long-running proxy: proxy-clients.test.ts runs the entra-db proxy bin (ready line, " +
+      "--json, SIGINT/SIGTERM) with psql, mariadb, mysql, pg, mysql2 and tedious",
+  },
+  {
+    kind: "skip",
+    pattern: /^psql "host=127\.0\.0\.1 port=6432\b/,
+    reason:
+      "connects to the proxy started by the line before it (proxy-clients.test.ts runs psql through the proxy)",
+  },
+  {
+    kind: "skip",
+    pattern: /^DATABASE_URL=\S+ npx prisma /,
+    reason:
+      "Prisma CLI inside a Prisma project; migrate cannot run here (no schema engine), " +
+      "example-prisma.test.ts runs Prisma Client with a plain URL through the proxy",
+  },
   { kind: "global-bin", pattern: /(?:^|[\s"(])entra-db (?:token|url|env|doctor)\b/ },
 ];
 

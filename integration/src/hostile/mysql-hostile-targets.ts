@@ -10,6 +10,7 @@ import mariadb345 from "mariadb345";
 import mysql from "mysql2/promise";
 import { type HostileAddress, type HostileTarget, hostileTarget } from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
+import { proxyHostileTarget } from "./proxy-hostile-targets.js";
 
 /** How a setting reaches an adapter: an `ssl` value (absent for the defaults) or a connection URL. */
 interface MysqlTls {
@@ -152,4 +153,5 @@ export const mysqlHostileTargets: readonly HostileTarget[] = [
     },
     false,
   ),
+  proxyHostileTarget("mysql"),
 ];

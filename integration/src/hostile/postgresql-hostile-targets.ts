@@ -8,6 +8,7 @@ import { withEntra as withTypeormEntra } from "@org/typeorm-entra";
 import pg from "pg";
 import { type HostileAddress, type HostileTarget, hostileTarget } from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
+import { proxyHostileTarget } from "./proxy-hostile-targets.js";
 
 /** How a setting reaches an adapter: an `ssl` value (absent for the defaults) or a connection URL. */
 interface PgTls {
@@ -113,6 +114,7 @@ export const postgresqlHostileTargets: readonly HostileTarget[] = [
       await adapter.dispose();
     }
   }),
+  proxyHostileTarget("postgresql"),
 ];
 
 /** Sequelize takes no URL in its options: the fields of the portal's URL, as a user copies them. */

@@ -16,6 +16,7 @@ import {
   hostileTarget,
 } from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
+import { proxyHostileTarget } from "./proxy-hostile-targets.js";
 
 /** The tedious `options` users write for Azure SQL (TLS-wise). */
 const TLS_SETTINGS = {
@@ -158,4 +159,5 @@ export const sqlserverHostileTargets: readonly HostileTarget[] = [
       await adapter.dispose();
     }
   }),
+  proxyHostileTarget("sqlserver"),
 ];

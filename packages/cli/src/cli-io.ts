@@ -36,6 +36,11 @@ export interface CliIo {
   readonly createCredential?: (options: CreateCredentialOptions) => TokenCredential;
   /** The credentials `doctor` tries, in order. Defaults to the chain of `doctor/credential-chain.ts`. */
   readonly createCredentialChain?: (options: CreateCredentialOptions) => NamedCredential[];
+  /**
+   * Aborted when a long-running command (`proxy`) should stop: it drains and returns. Defaults to
+   * the process's SIGINT and SIGTERM, listened to only while such a command runs.
+   */
+  readonly signal?: AbortSignal;
   /** Current time, epoch ms. Defaults to `Date.now`. */
   readonly now?: () => number;
 }

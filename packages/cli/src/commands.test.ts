@@ -143,7 +143,7 @@ describe("exit statuses and error output", () => {
     const unknown = fakeIo();
     expect(await run(["frobnicate"], unknown.io)).toBe(2);
     expect(unknown.stderr()).toMatch(
-      /^entra-db: Unknown command "frobnicate"\. \[USAGE\]\n {2}hint: Commands: token, url, env, .*doctor\. Run: entra-db --help\n$/,
+      /^entra-db: Unknown command "frobnicate"\. \[USAGE\]\n {2}hint: Commands: token, url, env, .*doctor, proxy\. Run: entra-db --help\n$/,
     );
     const option = fakeIo();
     expect(await run(["--frob"], option.io)).toBe(2);

@@ -6,6 +6,7 @@ import type { Command } from "./define-command.js";
 import { DOCTOR_USAGE, doctorCommand } from "./doctor-command.js";
 import { ENV_USAGE, envCommand } from "./env-command.js";
 import { PGPASS_USAGE, pgpassCommand } from "./pgpass-command.js";
+import { PROXY_USAGE, proxyCommand } from "./proxy-command.js";
 import { TOKEN_USAGE, tokenCommand } from "./token-command.js";
 import { URL_USAGE, urlCommand } from "./url-command.js";
 
@@ -20,6 +21,7 @@ Commands:
   env      Print export lines for psql (PG*) or the mysql client (MYSQL_*)
   pgpass   Write the token into ~/.pgpass (or PGPASSFILE) for psql and pg_dump
   doctor   Diagnose settings, credential, token, network and login
+  proxy    Run a local auth proxy for clients that cannot take a token (psql, GUI tools)
 
 Every command reads the Service Connector variables (AZURE_POSTGRESQL_*, AZURE_MYSQL_*,
 AZURE_SQL_*) and accepts --engine, --host, --client-id and --scope.
@@ -41,6 +43,7 @@ const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   env: { run: envCommand, usage: ENV_USAGE },
   pgpass: { run: pgpassCommand, usage: PGPASS_USAGE },
   doctor: { run: doctorCommand, usage: DOCTOR_USAGE },
+  proxy: { run: proxyCommand, usage: PROXY_USAGE },
 };
 
 /** The version of this package. */

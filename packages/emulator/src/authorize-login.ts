@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import type { GatewayLoginDecision, GatewayLoginRequest } from "@org/entra-wire";
 import type { JsonWebKeySet } from "./token-issuer.js";
 import { type TokenValidationResult, validateToken } from "./token-validation.js";
 
@@ -6,31 +7,10 @@ import { type TokenValidationResult, validateToken } from "./token-validation.js
 export type LoginRejectionReason = "expired" | "audience" | "invalid" | "principal" | "tls-required";
 
 /** The decision for one database login: the backend user to log in as, or why not. */
-export type LoginDecision =
-  | {
-      /** The login is accepted. */
-      readonly ok: true;
-      /** The database role the session logs in to the backend as: the requested user. */
-      readonly backendUser: string;
-    }
-  | {
-      /** The login is refused. */
-      readonly ok: false;
-      /** Why: the gateway sends its engine's error for it. */
-      readonly reason: LoginRejectionReason;
-    };
+export type LoginDecision = GatewayLoginDecision<LoginRejectionReason>;
 
-/** One login as the gateway sees it. */
-export interface LoginRequest {
-  /** The password the client sent: the Entra access token. */
-  readonly token: string;
-  /** The user name the client asked for (the database role). */
-  readonly user: string;
-  /** The database the client asked for. */
-  readonly database: string;
-  /** The client's address. */
-  readonly remoteAddress: string;
-}
+/** One login as the gateway sees it: `token` is the password the client sent, the Entra access token. */
+export type LoginRequest = GatewayLoginRequest;
 
 /**
  * The resource Azure Database for PostgreSQL and MySQL accept tokens for: the audience

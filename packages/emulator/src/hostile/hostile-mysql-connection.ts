@@ -1,9 +1,8 @@
 import { randomInt } from "node:crypto";
 import type { Socket } from "node:net";
-import { acceptTls } from "../accept-tls.js";
-import * as packets from "../mysql/mysql-packets.js";
+import * as packets from "@org/entra-wire";
+import { acceptTls, remoteAddressOf } from "@org/entra-wire";
 import { personaGreeting } from "../mysql/mysql-persona.js";
-import { remoteAddressOf } from "../remote-address.js";
 import { type ConnectionLifetime, watchSocket } from "./connection-lifetime.js";
 import { type HostileConnectionContext, presentsTls } from "./hostile-connection-context.js";
 

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
+import { MysqlCapability, parseHandshake } from "@org/entra-wire";
 import mysql from "mysql2/promise";
 import { afterEach, describe, expect, test } from "vitest";
-import { MysqlCapability, parseHandshake } from "../mysql/mysql-packets.js";
 import { openRaw } from "../raw-test-connection.js";
 import { canaryToken, pemFile, wholeLeak } from "./hostile-test-fixture.js";
 import {

@@ -1,12 +1,12 @@
 import type { Socket } from "node:net";
-import { acceptTls } from "../accept-tls.js";
 import {
+  acceptTls,
   buildAuthenticationCleartextPassword,
   buildErrorResponse,
   PG_MAX_AUTH_TOKEN_LENGTH,
   PgFrameReader,
   parseStartupPacket,
-} from "../pg/pg-messages.js";
+} from "@org/entra-wire";
 import { type ConnectionLifetime, watchSocket } from "./connection-lifetime.js";
 import { type HostileConnectionContext, presentsTls } from "./hostile-connection-context.js";
 

@@ -1,7 +1,7 @@
 import { connect as tlsConnect } from "node:tls";
 import { inspect } from "node:util";
+import { buildPasswordMessage, buildRequestPacket, buildStartupMessage } from "@org/entra-wire";
 import { afterEach, describe, expect, test } from "vitest";
-import { buildPasswordMessage, buildRequestPacket, buildStartupMessage } from "../pg/pg-messages.js";
 import { openRaw } from "../raw-test-connection.js";
 import { createCertificateAuthority } from "../tls-authority.js";
 import { canaryToken, wholeLeak } from "./hostile-test-fixture.js";

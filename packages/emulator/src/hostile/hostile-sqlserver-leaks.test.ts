@@ -1,15 +1,9 @@
 import { connect as netConnect } from "node:net";
 import { Duplex } from "node:stream";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { buildPackets, Encryption, parsePrelogin, TdsMessageReader, TdsPacketType } from "@org/entra-wire";
 import { Connection, type ConnectionConfiguration } from "tedious";
 import { afterEach, describe, expect, test } from "vitest";
-import {
-  buildPackets,
-  Encryption,
-  parsePrelogin,
-  TdsMessageReader,
-  TdsPacketType,
-} from "../tds/tds-packets.js";
 import { canaryToken, wholeLeak } from "./hostile-test-fixture.js";
 import { type HostileMode, type HostileServer, startHostileServer } from "./start-hostile-server.js";
 

@@ -1,5 +1,4 @@
 import type { Socket } from "node:net";
-import { SQL_FEDAUTH_SPN, SQL_SERVER_PRELOGIN_VERSION, sqlServerRejectionError } from "../tds/tds-login.js";
 import {
   buildDone,
   buildErrorToken,
@@ -12,7 +11,8 @@ import {
   type TdsMessage,
   TdsPacketType,
   TdsProtocolError,
-} from "../tds/tds-packets.js";
+} from "@org/entra-wire";
+import { SQL_FEDAUTH_SPN, SQL_SERVER_PRELOGIN_VERSION, sqlServerRejectionError } from "../tds/tds-login.js";
 import { TdsTransport } from "../tds/tds-transport.js";
 import { defaultTenantId } from "../token-issuer.js";
 import { ConnectionLifetime } from "./connection-lifetime.js";

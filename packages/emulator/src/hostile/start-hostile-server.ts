@@ -1,5 +1,5 @@
 import { createSecureContext } from "node:tls";
-import { listenTracked, type TrackedServer } from "../listen-tracked.js";
+import { listenTracked, type TrackedServer } from "@org/entra-wire";
 import type { MysqlPersona } from "../mysql/mysql-persona.js";
 import {
   type CertificateAuthority,

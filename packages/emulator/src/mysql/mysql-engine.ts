@@ -7,7 +7,7 @@ import {
   engineListenOptions,
 } from "../emulator-engine.js";
 import { DEFAULT_MYSQL_URL, type EmulatorMysqlOptions } from "../emulator-options.js";
-import { runMysqlAdminStatements } from "./mysql-backend-login.js";
+import { runMysqlAdminStatements } from "./mysql-admin.js";
 import { startMysqlGateway } from "./mysql-gateway.js";
 
 /**

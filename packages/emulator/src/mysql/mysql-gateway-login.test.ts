@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runMysqlAdminStatements } from "./mysql-backend-login.js";
+import { runMysqlAdminStatements } from "./mysql-admin.js";
 import {
   ensureMysqlBackendUser,
   MYSQL_BACKEND_USER,

@@ -1,7 +1,6 @@
+import { MysqlCapability, type MysqlHandshake, openMysqlBackend, parseHandshake } from "@org/entra-wire";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { openMysqlBackend } from "./mysql-backend-login.js";
-import { MysqlCapability, type MysqlHandshake, parseHandshake } from "./mysql-packets.js";
 import {
   ensureMysqlBackendUser,
   MYSQL_BACKEND,

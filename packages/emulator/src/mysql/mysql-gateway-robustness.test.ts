@@ -1,6 +1,4 @@
 import { connect as tlsConnect } from "node:tls";
-import mysql from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   buildHandshakeResponse,
   buildPacket,
@@ -10,7 +8,9 @@ import {
   parseAuthPacket,
   parseErrorPacket,
   parseHandshake,
-} from "./mysql-packets.js";
+} from "@org/entra-wire";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   ensureMysqlBackendUser,
   type MysqlGatewayFixture,

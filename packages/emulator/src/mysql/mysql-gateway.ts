@@ -1,32 +1,29 @@
-import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
-import {
-  type GatewayBackendLogin,
-  type GatewayProtocol,
-  type GatewaySession,
-  listenGateway,
-} from "../gateway-session.js";
-import type { TrackedServer } from "../listen-tracked.js";
-import type { ServerSettings } from "../server-settings.js";
-import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "../session-lifetime.js";
 import {
   authenticateMysqlBackend,
-  MysqlBackendError,
-  type MysqlBackendSession,
-  openMysqlBackend,
-} from "./mysql-backend-login.js";
-import {
   buildClearPasswordSwitch,
   buildErrorPacket,
   buildHandshake,
   buildPacket,
+  DEFAULT_SESSION_LIMITS,
+  type GatewayBackendLogin,
+  type GatewayProtocol,
+  type GatewaySession,
+  listenGateway,
   MYSQL_MAX_LOGIN_PACKET_LENGTH,
+  MysqlBackendError,
+  type MysqlBackendSession,
   MysqlCapability,
   type MysqlErrorFields,
   type MysqlHandshakeResponse,
   MysqlPacketReader,
+  openMysqlBackend,
   parseClearPassword,
   parseClientFirstPacket,
-} from "./mysql-packets.js";
+  type ServerSettings,
+  type SessionLimits,
+  type TrackedServer,
+} from "@org/entra-wire";
+import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
 import { gatewayGreeting, type MysqlPersona } from "./mysql-persona.js";
 
 /** Options of {@link startMysqlGateway}. */
@@ -159,9 +156,15 @@ export async function startMysqlGateway(
   options: MysqlGatewayOptions,
   limits: Partial<MysqlGatewayLimits> = {},
 ): Promise<MysqlGateway> {
-  return listenGateway(options, limits, (session, settings) => new MysqlClientLogin(session, settings), {
-    pauseOnConnect: true,
-  });
+  return listenGateway<LoginRejectionReason, MysqlGatewayOptions>(
+    options,
+    limits,
+    (session, settings) => new MysqlClientLogin(session, settings),
+    {
+      pauseOnConnect: true,
+      failedAuthorization: "invalid",
+    },
+  );
 }
 
 type MysqlGatewaySettings = ServerSettings<MysqlGatewayOptions, MysqlGatewayLimits>;
@@ -171,16 +174,16 @@ type MysqlGatewaySettings = ServerSettings<MysqlGatewayOptions, MysqlGatewayLimi
  * backend's thread id, reads SSLRequest and HandshakeResponse41 (sequence ids checked), switches the
  * client to `mysql_clear_password`, refuses with Azure's errors and finishes the backend login.
  */
-class MysqlClientLogin implements GatewayProtocol {
+class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
   readonly reader = new MysqlPacketReader(MYSQL_MAX_LOGIN_PACKET_LENGTH + 4);
-  readonly #session: GatewaySession;
+  readonly #session: GatewaySession<LoginRejectionReason>;
   readonly #settings: MysqlGatewaySettings;
   #backend: MysqlBackendSession | undefined;
   /** Sequence id the next packet to the client carries. */
   #sequenceId = 0;
   #response: MysqlHandshakeResponse | undefined;
 
-  constructor(session: GatewaySession, settings: MysqlGatewaySettings) {
+  constructor(session: GatewaySession<LoginRejectionReason>, settings: MysqlGatewaySettings) {
     this.#session = session;
     this.#settings = settings;
     this.#greet().catch(() => session.destroy());

@@ -1,4 +1,4 @@
-import { MysqlCapability, type MysqlHandshake } from "./mysql-packets.js";
+import { MysqlCapability, type MysqlHandshake } from "@org/entra-wire";
 
 /**
  * What a MySQL server greeting claims to be: `mysql8` (MySQL 8.0, as Azure Database for MySQL

@@ -1,7 +1,7 @@
 import mysql from "mysql2/promise";
 import type { LoginDecision } from "../authorize-login.js";
 import { createTlsAuthority, type TlsAuthority } from "../tls-authority.js";
-import { runMysqlAdminStatements } from "./mysql-backend-login.js";
+import { runMysqlAdminStatements } from "./mysql-admin.js";
 import {
   type MysqlGateway,
   type MysqlGatewayLimits,

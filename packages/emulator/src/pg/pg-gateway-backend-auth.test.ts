@@ -1,6 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
-import { afterEach, describe, expect, test } from "vitest";
 import {
   buildAuthenticationRequest,
   buildErrorResponse,
@@ -9,7 +8,8 @@ import {
   PgFrameReader,
   parsePasswordMessage,
   parseStartupPacket,
-} from "./pg-messages.js";
+} from "@org/entra-wire";
+import { afterEach, describe, expect, test } from "vitest";
 import { type GatewayFixture, loginError, startGatewayFixture, withClient } from "./pg-test-fixture.js";
 
 type Method = "cleartext" | "md5" | "scram";

@@ -1,7 +1,7 @@
 import { connect as tlsConnect } from "node:tls";
+import { buildRequestPacket } from "@org/entra-wire";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildRequestPacket } from "./pg-messages.js";
 import {
   ensureBackendRole,
   type GatewayFixture,

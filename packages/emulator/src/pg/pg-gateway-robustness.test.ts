@@ -1,6 +1,4 @@
 import { connect as tlsConnect } from "node:tls";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   buildMessage,
   buildRequestPacket,
@@ -8,7 +6,9 @@ import {
   PgFrameReader,
   parseAuthenticationRequest,
   parseErrorFields,
-} from "./pg-messages.js";
+} from "@org/entra-wire";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   ensureBackendRole,
   type GatewayFixture,

@@ -1,26 +1,24 @@
 import { connect } from "node:net";
-import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
-import {
-  type GatewayBackendLogin,
-  type GatewayProtocol,
-  type GatewaySession,
-  listenGateway,
-} from "../gateway-session.js";
-import type { TrackedServer } from "../listen-tracked.js";
-import type { ServerSettings } from "../server-settings.js";
-import type { SessionLimits } from "../session-lifetime.js";
-import { loginToBackend } from "./pg-backend-login.js";
 import {
   buildAuthenticationCleartextPassword,
   buildAuthenticationOk,
   buildErrorResponse,
   buildNegotiateProtocolVersion,
+  type GatewayBackendLogin,
+  type GatewayProtocol,
+  type GatewaySession,
+  listenGateway,
+  loginToBackend,
   PG_MAX_AUTH_TOKEN_LENGTH,
   type PgErrorFields,
   PgFrameReader,
   parsePasswordMessage,
   parseStartupPacket,
-} from "./pg-messages.js";
+  type ServerSettings,
+  type SessionLimits,
+  type TrackedServer,
+} from "@org/entra-wire";
+import type { LoginDecision, LoginRejectionReason, LoginRequest } from "../authorize-login.js";
 
 /** Why the gateway refused a login; each maps to the message Azure Database for PostgreSQL sends. */
 export type RejectionReason = LoginRejectionReason;
@@ -125,7 +123,14 @@ export async function startPgGateway(
   options: PgGatewayOptions,
   limits: Partial<PgGatewayLimits> = {},
 ): Promise<PgGateway> {
-  return listenGateway(options, limits, (session, settings) => new PgClientLogin(session, settings));
+  return listenGateway<LoginRejectionReason, PgGatewayOptions>(
+    options,
+    limits,
+    (session, settings) => new PgClientLogin(session, settings),
+    {
+      failedAuthorization: "invalid",
+    },
+  );
 }
 
 type PgGatewaySettings = ServerSettings<PgGatewayOptions, PgGatewayLimits>;
@@ -135,15 +140,15 @@ type PgGatewaySettings = ServerSettings<PgGatewayOptions, PgGatewayLimits>;
  * CancelRequest, StartupMessage), the cleartext password request, Azure's refusals and the backend
  * login.
  */
-class PgClientLogin implements GatewayProtocol {
+class PgClientLogin implements GatewayProtocol<LoginRejectionReason> {
   readonly reader = new PgFrameReader();
-  readonly #session: GatewaySession;
+  readonly #session: GatewaySession<LoginRejectionReason>;
   readonly #settings: PgGatewaySettings;
   #user = "";
   #database = "";
   #parameters: Array<readonly [string, string]> = [];
 
-  constructor(session: GatewaySession, settings: PgGatewaySettings) {
+  constructor(session: GatewaySession<LoginRejectionReason>, settings: PgGatewaySettings) {
     this.#session = session;
     this.#settings = settings;
     session.listen();

@@ -1,6 +1,4 @@
 import type { SecureContext } from "node:tls";
-import type { LoginRejectionReason, SqlLoginDecision, SqlLoginRequest } from "../authorize-login.js";
-import type { SessionLifetime } from "../session-lifetime.js";
 import {
   buildDone,
   buildEnvChangeBytes,
@@ -20,6 +18,7 @@ import {
   parseFedAuthToken,
   parseLogin7,
   parsePrelogin,
+  type SessionLifetime,
   TDS_DEFAULT_PACKET_SIZE,
   TDS_MAX_PACKET_SIZE,
   TDS_MIN_PACKET_SIZE,
@@ -28,7 +27,8 @@ import {
   type TdsMessageFields,
   TdsPacketType,
   TdsProtocolError,
-} from "./tds-packets.js";
+} from "@org/entra-wire";
+import type { LoginRejectionReason, SqlLoginDecision, SqlLoginRequest } from "../authorize-login.js";
 import { AZURE_SQL_PRODUCT_VERSION } from "./tds-sql.js";
 import type { TdsTransport } from "./tds-transport.js";
 

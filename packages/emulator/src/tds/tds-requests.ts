@@ -17,7 +17,7 @@ import {
   TdsPacketType,
   TdsProtocolError,
   TokenType,
-} from "./tds-packets.js";
+} from "@org/entra-wire";
 import { runSqlBatch, type SqlOutcome, type SqlSession } from "./tds-sql.js";
 import type { TdsTransport } from "./tds-transport.js";
 

@@ -1,7 +1,7 @@
+import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
+import { buildPackets, TdsMessageReader, TdsPacketType } from "@org/entra-wire";
 import { afterEach, describe, expect, it } from "vitest";
-import { buildPackets, TdsMessageReader, TdsPacketType } from "./tds-packets.js";
-import { PreloginPayload } from "./tds-tedious-internals.js";
 import {
   closeTedious,
   connectTedious,
@@ -9,6 +9,11 @@ import {
   startTdsFixture,
   type TdsFixture,
 } from "./tds-test-fixture.js";
+
+/** tedious's own PRELOGIN builder and parser: what the endpoint must accept and answer. */
+const PreloginPayload: typeof import("tedious/lib/prelogin-payload.js").default = createRequire(
+  import.meta.url,
+)("tedious/lib/prelogin-payload.js");
 
 let fixture: TdsFixture | undefined;
 

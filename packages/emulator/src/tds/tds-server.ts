@@ -1,9 +1,14 @@
 import type { Socket } from "node:net";
+import {
+  DEFAULT_SESSION_LIMITS,
+  listenTracked,
+  remoteAddressOf,
+  type ServerSettings,
+  SessionLifetime,
+  type SessionLimits,
+  serverSettings,
+} from "@org/entra-wire";
 import type { LoginRejectionReason, SqlLoginDecision, SqlLoginRequest } from "../authorize-login.js";
-import { listenTracked } from "../listen-tracked.js";
-import { remoteAddressOf } from "../remote-address.js";
-import { type ServerSettings, serverSettings } from "../server-settings.js";
-import { DEFAULT_SESSION_LIMITS, SessionLifetime, type SessionLimits } from "../session-lifetime.js";
 import { type SqlRefusalReason, TdsLogin } from "./tds-login.js";
 import { TdsRequests } from "./tds-requests.js";
 import { TdsTransport } from "./tds-transport.js";

@@ -1,4 +1,4 @@
-import type { ResultColumn, ResultValue, RpcValue, TdsMessageFields } from "./tds-packets.js";
+import type { ResultColumn, ResultValue, RpcValue, TdsMessageFields } from "@org/entra-wire";
 
 /** What a statement sees of its session. */
 export interface SqlSession {

@@ -9,7 +9,7 @@ import {
   TdsPacketType,
   TdsProtocolError,
   tlsFlightState,
-} from "./tds-packets.js";
+} from "@org/entra-wire";
 
 /** What a {@link TdsTransport} tells the connection that owns it. */
 export interface TdsTransportEvents {

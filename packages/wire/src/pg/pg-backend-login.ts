@@ -24,21 +24,31 @@ const MAX_BACKEND_LOGIN_MESSAGE_LENGTH = 1024 * 1024;
 
 /** Where and as whom {@link loginToBackend} logs in. */
 export interface BackendLoginOptions {
+  /** The backend's host name or IP address (also named in connection errors). */
   readonly host: string;
+  /** The backend's TCP port, e.g. 5432. */
   readonly port: number;
   /** Used when the backend asks for a cleartext, MD5 or SCRAM-SHA-256 password; without it only trust works. */
   readonly password?: string;
+  /** The `user` startup parameter: the backend role to log in as. */
   readonly user: string;
+  /** The `database` startup parameter: the database to connect to. */
   readonly database: string;
   /** Other startup parameters to forward (application_name, client_encoding, options, ...). */
   readonly parameters: ReadonlyArray<readonly [string, string]>;
   /** Aborting destroys the backend socket and resolves with a failure. */
   readonly signal: AbortSignal;
+  /**
+   * A connected socket to log in on, e.g. TLS negotiated after an SSLRequest; without it, a plain
+   * TCP connection to `host` and `port` is opened.
+   */
+  readonly socket?: Socket | undefined;
 }
 
 /** Outcome of {@link loginToBackend}. */
 export type BackendLoginResult =
   | {
+      /** The login succeeded. */
       readonly ok: true;
       /** The backend socket, paused, with an error listener attached; pipe it. */
       readonly socket: Socket;
@@ -46,18 +56,19 @@ export type BackendLoginResult =
       readonly sessionStartBytes: Buffer;
     }
   | {
+      /** The login failed; the backend socket is destroyed. */
       readonly ok: false;
       /** An ErrorResponse to forward to the client: the backend's own, or one describing the failure. */
       readonly errorResponse: Buffer;
     };
 
 /**
- * Opens a plain TCP session to the backend, completes its authentication (trust, cleartext, MD5 or
- * SCRAM-SHA-256) and reads up to the first ReadyForQuery. Never rejects.
+ * Opens a plain TCP session to the backend (or uses `options.socket`), completes its authentication
+ * (trust, cleartext, MD5 or SCRAM-SHA-256) and reads up to the first ReadyForQuery. Never rejects.
  */
 export function loginToBackend(options: BackendLoginOptions): Promise<BackendLoginResult> {
   return new Promise((resolve) => {
-    const socket = connect({ host: options.host, port: options.port });
+    const socket = options.socket ?? connect({ host: options.host, port: options.port });
     const reader = new PgFrameReader();
     const sessionStart: Buffer[] = [];
     let authenticated = false;
@@ -172,10 +183,11 @@ export function loginToBackend(options: BackendLoginOptions): Promise<BackendLog
     socket.on("data", onData);
     socket.on("error", onError);
     socket.on("close", onClose);
-    socket.on("connect", () => {
+    const sendStartup = () =>
       socket.write(
         buildStartupMessage([["user", options.user], ["database", options.database], ...options.parameters]),
       );
-    });
+    if (options.socket) sendStartup();
+    else socket.on("connect", sendStartup);
   });
 }

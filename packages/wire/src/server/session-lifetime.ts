@@ -14,16 +14,20 @@ export interface SessionLimits {
   readonly startupTimeoutInMs: number;
   /** How long a refused client may take to close before its socket is destroyed. Defaults to 2 000. */
   readonly lingerInMs: number;
+  /** A logged-in client that sends nothing for this long is disconnected; `0` never. Defaults to 0. */
+  readonly idleTimeoutInMs: number;
 }
 
-/** Default {@link SessionLimits}: 30 s to log in, 2 s for a refused client to close. */
+/** Default {@link SessionLimits}: 30 s to log in, 2 s for a refused client to close, no idle limit. */
 export const DEFAULT_SESSION_LIMITS: SessionLimits = Object.freeze({
   startupTimeoutInMs: 30_000,
   lingerInMs: 2_000,
+  idleTimeoutInMs: 0,
 });
 
 /** Who hears about logins. */
 export interface LoginObserver<Reason extends string> {
+  /** Called with each login attempt's outcome; throws are ignored. */
   onLogin?(event: LoginEvent<Reason>): void;
 }
 

@@ -1,6 +1,5 @@
 import type { Socket } from "node:net";
 import { acceptTls } from "./accept-tls.js";
-import type { LoginDecision, LoginRejectionReason, LoginRequest } from "./authorize-login.js";
 import { listenTracked, type TrackedServer } from "./listen-tracked.js";
 import { remoteAddressOf } from "./remote-address.js";
 import { type ServerSettings, serverSettings } from "./server-settings.js";
@@ -18,9 +17,37 @@ import {
  */
 export type GatewayPhase = "startup" | "token" | "authorizing" | "piping" | "closing" | "closed";
 
+/** One login as a gateway's `authorize` sees it. */
+export interface GatewayLoginRequest {
+  /** The password the client sent (an access token for the emulator; a local password for a proxy). */
+  readonly token: string;
+  /** The user name the client asked for. */
+  readonly user: string;
+  /** The database the client asked for. */
+  readonly database: string;
+  /** The client's address (see {@link remoteAddressOf}). */
+  readonly remoteAddress: string;
+}
+
+/** What a gateway's `authorize` decides for one login: the backend user to log in as, or why not. */
+export type GatewayLoginDecision<Reason extends string> =
+  | {
+      /** The login is accepted. */
+      readonly ok: true;
+      /** The user the session logs in to the backend as. */
+      readonly backendUser: string;
+    }
+  | {
+      /** The login is refused. */
+      readonly ok: false;
+      /** Why: the protocol sends its engine's error for it ({@link GatewayProtocol.refusal}). */
+      readonly reason: Reason;
+    };
+
 /** Outcome of {@link GatewayProtocol.openBackendSession}. */
 export type GatewayBackendLogin =
   | {
+      /** The backend login succeeded. */
       readonly ok: true;
       /** The logged-in backend socket, paused, with an error listener attached. */
       readonly socket: Socket;
@@ -28,6 +55,7 @@ export type GatewayBackendLogin =
       readonly reply: Buffer;
     }
   | {
+      /** The backend login failed. */
       readonly ok: false;
       /** The message that refuses the client: the backend's own error, or one describing the failure. */
       readonly refusal: Buffer;
@@ -37,11 +65,16 @@ export type GatewayBackendLogin =
  * The wire-protocol side of a {@link GatewaySession}: how a PostgreSQL or MySQL gateway reads the
  * client's login, refuses it and logs in to its backend. The session drives it.
  */
-export interface GatewayProtocol {
+export interface GatewayProtocol<Reason extends string = string> {
   /** The user the client asked for, `""` until the protocol has read it; every login report names it. */
   readonly user: string;
   /** Buffers what the client sends (decrypted after TLS); the rest is forwarded once piping starts. */
-  readonly reader: { push(chunk: Buffer): void; takeRemainder(): Buffer };
+  readonly reader: {
+    /** Appends bytes received from the client. */
+    push(chunk: Buffer): void;
+    /** Returns and forgets the bytes not read yet, to forward to the backend. */
+    takeRemainder(): Buffer;
+  };
   /**
    * Handles the next complete client message of the `startup` or `token` phase. Returns false when
    * more bytes are needed or reading must stop (e.g. the rest is a TLS handshake). Throws on
@@ -49,49 +82,82 @@ export interface GatewayProtocol {
    */
   readNext(): boolean;
   /** The engine's error message for a refused login, ready to write. */
-  refusal(reason: LoginRejectionReason): Buffer;
+  refusal(reason: Reason): Buffer;
   /** Logs in to the backend as `backendUser`. Never rejects; aborting `signal` makes it fail. */
   openBackendSession(backendUser: string, signal: AbortSignal): Promise<GatewayBackendLogin>;
 }
 
 /** What a gateway's options tell a {@link GatewaySession}; `authorize` and `onLogin` are called on them. */
-export interface GatewaySessionOptions {
-  authorize(request: LoginRequest): LoginDecision | Promise<LoginDecision>;
-  onLogin?(event: LoginEvent<LoginRejectionReason>): void;
+export interface GatewaySessionOptions<Reason extends string = string> {
+  /** Decides a login; a throw or rejection refuses it for the reason given to {@link listenGateway}. */
+  authorize(
+    request: GatewayLoginRequest,
+  ): GatewayLoginDecision<Reason> | Promise<GatewayLoginDecision<Reason>>;
+  /** Hears about every login attempt; throws are ignored. */
+  onLogin?(event: LoginEvent<Reason>): void;
 }
 
 /** What a {@link GatewaySession} needs from its gateway. */
-export type GatewaySessionSettings = ServerSettings<GatewaySessionOptions, SessionLimits>;
+export type GatewaySessionSettings<Reason extends string = string> = ServerSettings<
+  GatewaySessionOptions<Reason>,
+  SessionLimits
+>;
 
 /** What every gateway's options hold besides its backend. */
-export interface GatewayOptions extends GatewaySessionOptions {
+export interface GatewayOptions<Reason extends string = string> extends GatewaySessionOptions<Reason> {
   /** Interface to listen on, e.g. `127.0.0.1`. */
   readonly host: string;
   /** Port to listen on; `0` picks a free port. */
   readonly port: number;
-  /** PEM private key and certificate chain presented to clients that ask for TLS. */
-  readonly tls: { readonly key: string; readonly cert: string };
+  /** PEM private key and certificate chain presented to clients that ask for TLS; none offers no TLS. */
+  readonly tls?:
+    | {
+        /** PEM private key. */
+        readonly key: string;
+        /** PEM certificate chain. */
+        readonly cert: string;
+      }
+    | undefined;
+}
+
+/** How {@link listenGateway} listens and what it does when `authorize` fails. */
+export interface GatewayListenOptions<Reason extends string> {
+  /** Holds a client's bytes until the protocol calls {@link GatewaySession.listen}. Defaults to `false`. */
+  readonly pauseOnConnect?: boolean;
+  /** The reason a login is refused for when `authorize` throws or rejects. */
+  readonly failedAuthorization: Reason;
+  /** A Unix socket path to listen on instead of `host` and `port`. */
+  readonly path?: string;
 }
 
 /**
  * Starts a gateway: listens where `options` say and runs one {@link GatewaySession} per client,
- * whose protocol side `protocol` makes. Limits left out come from {@link DEFAULT_SESSION_LIMITS};
- * `pauseOnConnect` holds a client's bytes until the protocol calls {@link GatewaySession.listen}.
+ * whose protocol side `protocol` makes. Limits left out come from {@link DEFAULT_SESSION_LIMITS}.
  *
  * @example
- * const gateway = await listenGateway(options, {}, (session, settings) => new PgClientLogin(session, settings));
+ * const gateway = await listenGateway(options, {}, (session, settings) => new PgClientLogin(session, settings),
+ *   { failedAuthorization: "invalid" });
  */
-export function listenGateway<Options extends GatewayOptions>(
+export function listenGateway<Reason extends string, Options extends GatewayOptions<Reason>>(
   options: Options,
   limits: Partial<SessionLimits>,
-  protocol: (session: GatewaySession, settings: ServerSettings<Options, SessionLimits>) => GatewayProtocol,
-  listen: { readonly pauseOnConnect?: boolean } = {},
+  protocol: (
+    session: GatewaySession<Reason>,
+    settings: ServerSettings<Options, SessionLimits>,
+  ) => GatewayProtocol<Reason>,
+  listen: GatewayListenOptions<Reason>,
 ): Promise<TrackedServer> {
   const settings = serverSettings(options, DEFAULT_SESSION_LIMITS, limits);
   return listenTracked(
-    { host: options.host, port: options.port, pauseOnConnect: listen.pauseOnConnect },
+    { host: options.host, port: options.port, path: listen.path, pauseOnConnect: listen.pauseOnConnect },
     (socket, forget) =>
-      new GatewaySession(socket, settings, forget, (session) => protocol(session, settings)),
+      new GatewaySession<Reason>(
+        socket,
+        settings,
+        forget,
+        (session) => protocol(session, settings),
+        listen.failedAuthorization,
+      ),
   );
 }
 
@@ -105,7 +171,7 @@ export interface GatewayTlsUpgrade {
 
 /**
  * One client connection of a token-validating gateway, from accept to close, whatever the wire
- * protocol: the startup timeout, TLS upgrade, `authorize` (a throw counts as `invalid`), the
+ * protocol: the startup timeout, TLS upgrade, `authorize` (a throw refuses the login), the
  * backend login, refusals, piping (no Nagle delay on either socket), ending with a linger timeout,
  * `onLogin` reports and an idempotent teardown. The {@link GatewayProtocol} made by `protocol`
  * reads the client's messages and speaks to the backend. Never throws out of its event handlers.
@@ -114,13 +180,14 @@ export interface GatewayTlsUpgrade {
  * listenTracked(options, (socket, forget) =>
  *   new GatewaySession(socket, settings, forget, (session) => new PgClientLogin(session, settings)));
  */
-export class GatewaySession {
+export class GatewaySession<Reason extends string = string> {
   readonly #raw: Socket;
-  readonly #settings: GatewaySessionSettings;
-  readonly #lifetime: SessionLifetime<LoginRejectionReason>;
+  readonly #settings: GatewaySessionSettings<Reason>;
+  readonly #lifetime: SessionLifetime<Reason>;
+  readonly #failedAuthorization: Reason;
   readonly #abort = new AbortController();
   readonly #remoteAddress: string;
-  readonly #protocol: GatewayProtocol;
+  readonly #protocol: GatewayProtocol<Reason>;
   #client: Socket;
   #phase: "startup" | "token" | "authorizing" | "piping" = "startup";
   #tls = false;
@@ -130,13 +197,18 @@ export class GatewaySession {
   #backend: Socket | undefined;
   readonly #onData = (chunk: Buffer) => this.#receive(chunk);
 
-  /** Starts the startup timeout; `forget` tells the server the session is gone. */
+  /**
+   * Starts the startup timeout; `forget` tells the server the session is gone; a throwing
+   * `authorize` refuses the login for `failedAuthorization`.
+   */
   constructor(
     raw: Socket,
-    settings: GatewaySessionSettings,
+    settings: GatewaySessionSettings<Reason>,
     forget: () => void,
-    protocol: (session: GatewaySession) => GatewayProtocol,
+    protocol: (session: GatewaySession<Reason>) => GatewayProtocol<Reason>,
+    failedAuthorization: Reason,
   ) {
+    this.#failedAuthorization = failedAuthorization;
     this.#raw = raw;
     this.#client = raw;
     this.#settings = settings;
@@ -206,7 +278,7 @@ export class GatewaySession {
   }
 
   /**
-   * Stops reading and lets `authorize` decide on `token` (a throw counts as `invalid`); then logs in
+   * Stops reading and lets `authorize` decide on `token` (a throw refuses the login); then logs in
    * to the backend as the decided user and pipes, or refuses the client.
    */
   authorize(token: string, login: { readonly user: string; readonly database: string }): void {
@@ -216,7 +288,7 @@ export class GatewaySession {
   }
 
   /** Refuses the login for `reason` with the engine's error and reports it. */
-  reject(reason: LoginRejectionReason): void {
+  reject(reason: Reason): void {
     this.#lifetime.report({ accepted: false, reason, user: this.#protocol.user });
     this.end(this.#protocol.refusal(reason));
   }
@@ -286,7 +358,7 @@ export class GatewaySession {
     token: string,
     login: { readonly user: string; readonly database: string },
   ): Promise<void> {
-    let decision: LoginDecision;
+    let decision: GatewayLoginDecision<Reason>;
     try {
       decision = await this.#settings.options.authorize({
         token,
@@ -295,7 +367,7 @@ export class GatewaySession {
         remoteAddress: this.#remoteAddress,
       });
     } catch {
-      decision = { ok: false, reason: "invalid" };
+      decision = { ok: false, reason: this.#failedAuthorization };
     }
     if (this.phase !== "authorizing") return;
     if (!decision.ok) {
@@ -322,6 +394,9 @@ export class GatewaySession {
     this.#lifetime.loggedIn();
     client.setNoDelay(true);
     backend.setNoDelay(true);
+    const idle = this.#settings.limits.idleTimeoutInMs;
+    // A client that sends nothing for this long is gone (a forgotten shell, a dead laptop).
+    if (idle > 0) client.setTimeout(idle, () => this.destroy());
     backend.on("error", () => this.destroy());
     // A closed backend ends the client gracefully so its last error (e.g. after KILL) still arrives.
     backend.on("close", () => this.end());

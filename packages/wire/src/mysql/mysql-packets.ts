@@ -4,35 +4,65 @@ import { createHash, constants as cryptoConstants, publicEncrypt } from "node:cr
 export const MysqlCapability = {
   /** `CLIENT_LONG_PASSWORD`; MariaDB servers clear it to say "MariaDB extended capabilities follow" (`CLIENT_MYSQL`). */
   longPassword: 0x1,
+  /** `CLIENT_FOUND_ROWS`: OK packets report rows found (matched) instead of rows changed. */
   foundRows: 0x2,
+  /** `CLIENT_LONG_FLAG`: the client wants all column flags. */
   longFlag: 0x4,
+  /** `CLIENT_CONNECT_WITH_DB`: the HandshakeResponse41 names a default schema. */
   connectWithDb: 0x8,
+  /** `CLIENT_NO_SCHEMA`: disallow `database.table.column` (deprecated). */
   noSchema: 0x10,
+  /** `CLIENT_COMPRESS`: use the zlib-compressed protocol after login. */
   compress: 0x20,
+  /** `CLIENT_ODBC`: an ODBC client (no longer has any effect). */
   odbc: 0x40,
+  /** `CLIENT_LOCAL_FILES`: the client can serve `LOAD DATA LOCAL` file requests. */
   localFiles: 0x80,
+  /** `CLIENT_IGNORE_SPACE`: the parser allows spaces between a function name and `(`. */
   ignoreSpace: 0x100,
+  /** `CLIENT_PROTOCOL_41`: the 4.1 protocol (HandshakeResponse41, 4.1 OK/ERR with SQLSTATE). */
   protocol41: 0x200,
+  /** `CLIENT_INTERACTIVE`: idle timeout is `interactive_timeout` instead of `wait_timeout`. */
   interactive: 0x400,
+  /** `CLIENT_SSL`: TLS is supported; the client sends an SSLRequest and switches to TLS. */
   ssl: 0x800,
+  /** `CLIENT_IGNORE_SIGPIPE`: client-side only, never sent meaningfully. */
   ignoreSigpipe: 0x1000,
+  /** `CLIENT_TRANSACTIONS`: the client expects transaction status flags in OK packets. */
   transactions: 0x2000,
+  /** `CLIENT_RESERVED`: unused (formerly the 4.1 protocol flag). */
   reserved: 0x4000,
+  /** `CLIENT_SECURE_CONNECTION`: 4.1 authentication; the auth response has a 1-byte length prefix. */
   secureConnection: 0x8000,
+  /** `CLIENT_MULTI_STATEMENTS`: several `;`-separated statements per COM_QUERY. */
   multiStatements: 0x1_0000,
+  /** `CLIENT_MULTI_RESULTS`: the client handles several result sets per COM_QUERY. */
   multiResults: 0x2_0000,
+  /** `CLIENT_PS_MULTI_RESULTS`: the client handles several result sets per COM_STMT_EXECUTE. */
   psMultiResults: 0x4_0000,
+  /** `CLIENT_PLUGIN_AUTH`: authentication plugins (names in the greeting and response, AuthSwitch). */
   pluginAuth: 0x8_0000,
+  /** `CLIENT_CONNECT_ATTRS`: the HandshakeResponse41 carries connection attributes. */
   connectAttrs: 0x10_0000,
+  /** `CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA`: the auth response has a length-encoded length. */
   pluginAuthLenencClientData: 0x20_0000,
+  /** `CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS`: the client can log in with an expired password (sandbox mode). */
   canHandleExpiredPasswords: 0x40_0000,
+  /** `CLIENT_SESSION_TRACK`: OK packets may carry session-state changes. */
   sessionTrack: 0x80_0000,
+  /** `CLIENT_DEPRECATE_EOF`: OK packets (header `0xFE`) replace EOF packets. */
   deprecateEof: 0x100_0000,
+  /** `CLIENT_OPTIONAL_RESULTSET_METADATA`: the client can ask to skip result set metadata. */
   optionalResultsetMetadata: 0x200_0000,
+  /** `CLIENT_ZSTD_COMPRESSION_ALGORITHM`: zstd compression, with a level in the HandshakeResponse41. */
   zstdCompression: 0x400_0000,
+  /** `CLIENT_QUERY_ATTRIBUTES`: COM_QUERY and COM_STMT_EXECUTE carry query attributes. */
   queryAttributes: 0x800_0000,
+  /** `MULTI_FACTOR_AUTHENTICATION`: the server may ask for more factors (AuthNextFactor). */
   multiFactorAuthentication: 0x1000_0000,
+  /** `CLIENT_SSL_VERIFY_SERVER_CERT`: client-side only (verify the server certificate). */
   sslVerifyServerCert: 0x4000_0000,
+  /** `CLIENT_REMEMBER_OPTIONS`: client-side only (keep options after a failed connect). */
   rememberOptions: 0x8000_0000,
 } as const;
 
@@ -43,12 +73,15 @@ export const MYSQL_MAX_LOGIN_PACKET_LENGTH = 65_536;
 
 /** Error `code` values of {@link MysqlProtocolError}. */
 export const MysqlProtocolErrorCode = {
+  /** A packet, or the bytes buffered unread, exceed the allowed length. */
   tooLong: "MYSQL_TOO_LONG",
+  /** A packet is truncated, or is not what the protocol expects at that point. */
   malformed: "MYSQL_MALFORMED",
 } as const;
 
 /** Malformed MySQL wire input: the connection that sent it must be closed. */
 export class MysqlProtocolError extends Error {
+  /** Always `"MysqlProtocolError"`. */
   override readonly name = "MysqlProtocolError";
   /** One of {@link MysqlProtocolErrorCode}. */
   readonly code: (typeof MysqlProtocolErrorCode)[keyof typeof MysqlProtocolErrorCode];
@@ -349,6 +382,7 @@ export interface MysqlClientHello {
 
 /** A parsed `HandshakeResponse41`. */
 export interface MysqlHandshakeResponse extends MysqlClientHello {
+  /** The user name to log in as. */
   readonly user: string;
   /** Auth response computed for {@link authPluginName} (or the greeting's plugin). */
   readonly authResponse: Buffer;
@@ -362,8 +396,14 @@ export interface MysqlHandshakeResponse extends MysqlClientHello {
 
 /** A client's first packet after the greeting. */
 export type MysqlClientFirstPacket =
-  | ({ readonly kind: "ssl-request" } & MysqlClientHello)
-  | ({ readonly kind: "handshake-response" } & MysqlHandshakeResponse);
+  | ({
+      /** A 32-byte SSLRequest: the TLS handshake follows, then the HandshakeResponse41 over TLS. */
+      readonly kind: "ssl-request";
+    } & MysqlClientHello)
+  | ({
+      /** A HandshakeResponse41 in the clear (the client does not use TLS). */
+      readonly kind: "handshake-response";
+    } & MysqlHandshakeResponse);
 
 /**
  * Parses the client's first packet: a 32-byte SSLRequest (with `CLIENT_SSL`) or a HandshakeResponse41.
@@ -476,10 +516,35 @@ export function buildClearPasswordSwitch(): Buffer {
 
 /** A server packet seen during authentication. */
 export type MysqlAuthPacket =
-  | { readonly kind: "ok"; readonly payload: Buffer }
-  | { readonly kind: "error"; readonly error: MysqlErrorFields }
-  | { readonly kind: "auth-switch"; readonly pluginName: string; readonly pluginData: Buffer }
-  | { readonly kind: "more-data"; readonly data: Buffer };
+  | {
+      /** An OK packet (`0x00`): authentication succeeded. */
+      readonly kind: "ok";
+      /** The whole OK payload, header included (see {@link parseOkPacket}). */
+      readonly payload: Buffer;
+    }
+  | {
+      /** An ERR packet (`0xFF`): the login is refused. */
+      readonly kind: "error";
+      /** The ERR packet's fields. */
+      readonly error: MysqlErrorFields;
+    }
+  | {
+      /** An AuthSwitchRequest (`0xFE`): answer for another authentication plugin. */
+      readonly kind: "auth-switch";
+      /** The plugin to answer for, e.g. `mysql_clear_password`; `mysql_old_password` for a bare `0xFE`. */
+      readonly pluginName: string;
+      /** The plugin's data (a new scramble), without the trailing NUL. */
+      readonly pluginData: Buffer;
+    }
+  | {
+      /** AuthMoreData (`0x01`): more plugin-specific data for the current plugin. */
+      readonly kind: "more-data";
+      /**
+       * The bytes after `0x01`: for `caching_sha2_password`, `0x03` (fast auth succeeded), `0x04`
+       * (full authentication needed) or the server's PEM public key.
+       */
+      readonly data: Buffer;
+    };
 
 /** Classifies a server packet during authentication: OK, ERR, AuthSwitchRequest or AuthMoreData. */
 export function parseAuthPacket(payload: Buffer): MysqlAuthPacket {

@@ -9,28 +9,43 @@
 
 /** Malformed or unsupported client input; the server closes that connection. */
 export class TdsProtocolError extends Error {
+  /** Always `"TdsProtocolError"`. */
   override readonly name = "TdsProtocolError";
 }
 
 /** Packet types (MS-TDS 2.2.3.1.1). */
 export const TdsPacketType = Object.freeze({
+  /** SQL batch (0x01): a client request carrying T-SQL text. */
   sqlBatch: 0x01,
+  /** RPC (0x03): a client request calling a stored procedure (e.g. `sp_executesql`). */
   rpc: 0x03,
+  /** Tabular result (0x04): every server response, a stream of tokens. */
   tabularResult: 0x04,
+  /** Attention (0x06): the client cancels the request in progress. */
   attention: 0x06,
+  /** Bulk load data (0x07): rows the client sends for a bulk insert. */
   bulkLoad: 0x07,
+  /** Federated authentication token (0x08): the client's access token after a FEDAUTHINFO. */
   fedAuthToken: 0x08,
+  /** Transaction manager request (0x0E): begin, commit, rollback or save a transaction. */
   transactionManager: 0x0e,
+  /** TDS 7 login (0x10): the LOGIN7 record. */
   login7: 0x10,
+  /** SSPI (0x11): an integrated-authentication (SSPI/NTLM) message. */
   sspi: 0x11,
+  /** Pre-login (0x12): PRELOGIN negotiation, and the TLS handshake wrapped in it. */
   prelogin: 0x12,
 });
 
 /** Packet status bits (MS-TDS 2.2.3.1.2). */
 export const TdsPacketStatus = Object.freeze({
+  /** END OF MESSAGE (0x01): the last packet of the message. */
   endOfMessage: 0x01,
+  /** IGNORE (0x02, with END OF MESSAGE): the client canceled the message; the server ignores it. */
   ignore: 0x02,
+  /** RESETCONNECTION (0x08): reset the session before running the request. */
   resetConnection: 0x08,
+  /** RESETCONNECTIONSKIPTRAN (0x10): reset the session but keep its transaction state. */
   resetConnectionSkipTran: 0x10,
 });
 
@@ -51,16 +66,21 @@ export const TDS_VERSION_7_4 = 0x74000004;
 
 /** One packet as read from the wire. */
 export interface TdsPacket {
+  /** The packet type, one of {@link TdsPacketType}. */
   readonly type: number;
+  /** The status bits, see {@link TdsPacketStatus}. */
   readonly status: number;
+  /** The bytes after the 8-byte header. */
   readonly payload: Buffer;
 }
 
 /** A whole message (one or more packets up to END OF MESSAGE). */
 export interface TdsMessage {
+  /** The packet type of the message, one of {@link TdsPacketType}. */
   readonly type: number;
   /** Status of the first packet (reset-connection bits live there). */
   readonly status: number;
+  /** The payloads of its packets joined; empty for an attention or an ignored message. */
   readonly payload: Buffer;
   /** The client ended the message with the IGNORE bit (a request it canceled while sending). */
   readonly ignored?: boolean;
@@ -187,19 +207,37 @@ export class TdsMessageReader {
 
 /** PRELOGIN option tokens (MS-TDS 2.2.6.5). */
 export const PreloginOption = Object.freeze({
+  /** VERSION (0x00): the sender's version, 4 bytes plus a 2-byte sub-build. */
   version: 0x00,
+  /** ENCRYPTION (0x01): one byte of {@link Encryption}. */
   encryption: 0x01,
+  /** INSTOPT (0x02): the instance name to validate; the server answers 0 when it matches. */
   instance: 0x02,
+  /** THREADID (0x03): the client's thread id, for diagnostics; the server sends it empty. */
   threadId: 0x03,
+  /** MARS (0x04): 1 to ask for Multiple Active Result Sets, 0 not to. */
   mars: 0x04,
+  /** TRACEID (0x05): the client's connection and activity ids, for tracing. */
   traceId: 0x05,
+  /** FEDAUTHREQUIRED (0x06): federated authentication (an Entra token) is supported or required. */
   fedAuthRequired: 0x06,
+  /** NONCEOPT (0x07): a 32-byte nonce for the FEDAUTH exchange. */
   nonce: 0x07,
+  /** TERMINATOR (0xFF): ends the option table. */
   terminator: 0xff,
 });
 
 /** PRELOGIN ENCRYPTION values. */
-export const Encryption = Object.freeze({ off: 0x00, on: 0x01, notSupported: 0x02, required: 0x03 });
+export const Encryption = Object.freeze({
+  /** ENCRYPT_OFF (0x00): encryption available but off; only the LOGIN7 is encrypted. */
+  off: 0x00,
+  /** ENCRYPT_ON (0x01): encryption available and on; the whole connection is encrypted. */
+  on: 0x01,
+  /** ENCRYPT_NOT_SUP (0x02): encryption not available. */
+  notSupported: 0x02,
+  /** ENCRYPT_REQ (0x03): encryption required; the whole connection is encrypted. */
+  required: 0x03,
+});
 
 /** What the emulator reads from a client's PRELOGIN. */
 export interface PreloginRequest {
@@ -247,6 +285,7 @@ export function readPreloginOptions(payload: Buffer): Map<number, Buffer> {
 export function buildPreloginResponse(options: {
   /** Server version, e.g. `[12, 0, 2000, 0]`. */
   version: readonly [number, number, number, number];
+  /** The ENCRYPTION byte to answer, one of {@link Encryption}. */
   encryption: number;
   /** Echo FEDAUTHREQUIRED (0x01) when the client sent that option. */
   fedAuthRequired?: boolean;
@@ -280,32 +319,69 @@ export function buildPreloginResponse(options: {
 // LOGIN7 and FEDAUTH
 
 /** FEDAUTH libraries (MS-TDS 2.2.6.4, FeatureExt FEDAUTH). */
-export const FedAuthLibrary = Object.freeze({ securityToken: 0x01, adal: 0x02 });
+export const FedAuthLibrary = Object.freeze({
+  /** Security token (0x01): the access token is sent inside the LOGIN7 feature data. */
+  securityToken: 0x01,
+  /** ADAL/MSAL workflow (0x02): the server answers FEDAUTHINFO and the token follows in FEDAUTH_TOKEN. */
+  adal: 0x02,
+});
 
 /** FeatureExt ids. */
-export const FeatureId = Object.freeze({ fedAuth: 0x02, utf8Support: 0x0a, terminator: 0xff });
+export const FeatureId = Object.freeze({
+  /** FEDAUTH (0x02): federated (Entra) authentication. */
+  fedAuth: 0x02,
+  /** UTF8_SUPPORT (0x0A): the client can take UTF-8 collations. */
+  utf8Support: 0x0a,
+  /** TERMINATOR (0xFF): ends the FeatureExt list. */
+  terminator: 0xff,
+});
 
 /** The FEDAUTH feature extension of a LOGIN7. */
 export type FedAuthFeature =
-  | { readonly library: "securitytoken"; readonly echo: boolean; readonly token: string }
-  | { readonly library: "adal"; readonly echo: boolean; readonly workflow: number };
+  | {
+      /** Security token library: the token is in the LOGIN7 itself. */
+      readonly library: "securitytoken";
+      /** `fFedAuthEcho`: the client saw FEDAUTHREQUIRED in the server's PRELOGIN response. */
+      readonly echo: boolean;
+      /** The access token (decoded from UCS-2). */
+      readonly token: string;
+    }
+  | {
+      /** ADAL/MSAL library: the token follows in a FEDAUTH_TOKEN message after FEDAUTHINFO. */
+      readonly library: "adal";
+      /** `fFedAuthEcho`: the client saw FEDAUTHREQUIRED in the server's PRELOGIN response. */
+      readonly echo: boolean;
+      /** The workflow byte (e.g. 0x01 user name and password, 0x02 integrated). */
+      readonly workflow: number;
+    };
 
 /** What the emulator reads from a LOGIN7. */
 export interface Login7Request {
+  /** The TDS version the client asks for, e.g. {@link TDS_VERSION_7_4}. */
   readonly tdsVersion: number;
+  /** The packet size the client asks for (0 means the server's default). */
   readonly packetSize: number;
+  /** The client machine's name. */
   readonly hostName: string;
+  /** The SQL-authentication user name; empty for federated authentication. */
   readonly userName: string;
   /** True when a SQL-authentication password was sent (never decoded). */
   readonly hasPassword: boolean;
+  /** The client application's name. */
   readonly appName: string;
+  /** The server name the client connected to. */
   readonly serverName: string;
+  /** The client's driver library, e.g. `Tedious`. */
   readonly libraryName: string;
+  /** The initial language; empty for the server's default. */
   readonly language: string;
+  /** The initial database; empty for the login's default. */
   readonly database: string;
   /** Integrated (SSPI/NTLM) authentication requested. */
   readonly sspi: boolean;
+  /** The FEDAUTH feature extension; undefined when the client sent none. */
   readonly fedAuth: FedAuthFeature | undefined;
+  /** The client sent the UTF8_SUPPORT feature with UTF-8 enabled. */
   readonly utf8Support: boolean;
   /** Feature ids the client sent, in order. */
   readonly features: readonly number[];
@@ -434,18 +510,30 @@ export interface RpcRequest {
   readonly procId: number | undefined;
   /** Procedure name when sent by name (`sp_executesql` as well as user procedures). */
   readonly procName: string | undefined;
-  readonly parameters: ReadonlyArray<{ readonly name: string; readonly value: RpcValue }>;
+  /** The parameters decoded, in order, up to the first one of an unsupported type. */
+  readonly parameters: ReadonlyArray<{
+    /** The parameter name as sent, e.g. `@stmt`; empty for a positional parameter. */
+    readonly name: string;
+    /** The decoded value; `null` for SQL NULL. */
+    readonly value: RpcValue;
+  }>;
   /** True when decoding stopped at a parameter type the emulator does not read. */
   readonly truncated: boolean;
 }
 
 /** Well-known special procedure ids. */
 export const SpecialProc = Object.freeze({
+  /** `sp_cursoropen` (2). */
   cursorOpen: 2,
+  /** `sp_executesql` (10): runs parameterized T-SQL. */
   executeSql: 10,
+  /** `sp_prepare` (11): prepares a statement and returns its handle. */
   prepare: 11,
+  /** `sp_execute` (12): runs a prepared statement by handle. */
   execute: 12,
+  /** `sp_prepexec` (13): prepares and runs a statement in one call. */
   prepExec: 13,
+  /** `sp_unprepare` (15): releases a prepared statement handle. */
   unprepare: 15,
 });
 
@@ -625,38 +713,63 @@ class Cursor {
 
 /** Token types the emulator sends. */
 export const TokenType = Object.freeze({
+  /** COLMETADATA token (0x81): the columns of the result set whose rows follow. */
   colMetadata: 0x81,
+  /** ERROR token (0xAA): an error message (number, state, class, text). */
   error: 0xaa,
+  /** INFO token (0xAB): an informational message, e.g. after a database change. */
   info: 0xab,
+  /** LOGINACK token (0xAD): the login succeeded; carries the TDS version and server name and version. */
   loginAck: 0xad,
+  /** FEATUREEXTACK token (0xAE): the server's answers to the LOGIN7 feature extensions. */
   featureExtAck: 0xae,
+  /** ROW token (0xD1): one row of the current result set. */
   row: 0xd1,
+  /** ENVCHANGE token (0xE3): a session setting changed (database, packet size, transaction, ...). */
   envChange: 0xe3,
+  /** FEDAUTHINFO token (0xEE): where to get a token (STS URL) and for which resource (SPN). */
   fedAuthInfo: 0xee,
+  /** DONE token (0xFD): a SQL statement of a batch completed. */
   done: 0xfd,
+  /** DONEPROC token (0xFE): a stored procedure (RPC) completed. */
   doneProc: 0xfe,
+  /** DONEINPROC token (0xFF): a statement inside a stored procedure completed. */
   doneInProc: 0xff,
+  /** RETURNSTATUS token (0x79): the return value of a stored procedure. */
   returnStatus: 0x79,
 });
 
 /** DONE status bits. */
 export const DoneStatus = Object.freeze({
+  /** DONE_FINAL (0x00): the last DONE of the response. */
   final: 0x00,
+  /** DONE_MORE (0x01): more results follow in this response. */
   more: 0x01,
+  /** DONE_ERROR (0x02): the statement failed. */
   error: 0x02,
+  /** DONE_COUNT (0x10): the row count is valid. */
   count: 0x10,
+  /** DONE_ATTN (0x20): acknowledges the client's attention (cancel). */
   attention: 0x20,
 });
 
 /** ENVCHANGE types. */
 export const EnvChangeType = Object.freeze({
+  /** Database (1): the current database changed (B_VARCHAR values). */
   database: 1,
+  /** Language (2): the session language changed (B_VARCHAR values). */
   language: 2,
+  /** Packet size (4): the negotiated packet size, as decimal text (B_VARCHAR values). */
   packetSize: 4,
+  /** SQL collation (7): the default collation, 5 bytes (B_VARBYTE values). */
   collation: 7,
+  /** Begin transaction (8): the new 8-byte transaction descriptor (B_VARBYTE values). */
   beginTransaction: 8,
+  /** Commit transaction (9): the descriptor of the committed transaction is the old value. */
   commitTransaction: 9,
+  /** Rollback transaction (10): the descriptor of the rolled-back transaction is the old value. */
   rollbackTransaction: 10,
+  /** Reset connection acknowledgement (18): the session was reset as the client asked. */
   resetConnection: 18,
 });
 
@@ -828,8 +941,11 @@ export function buildReturnStatus(value: number): Buffer {
 
 /** A result column: `int` (INTN 4), `bigint` (INTN 8), `bit` (BITN) or `nvarchar` (NVARCHAR(n)). */
 export interface ResultColumn {
+  /** The column name (up to 128 characters are sent). */
   readonly name: string;
+  /** The SQL type of the column. */
   readonly type: "int" | "bigint" | "bit" | "nvarchar";
+  /** Whether COLMETADATA flags the column nullable. Defaults to false. */
   readonly nullable?: boolean;
   /** NVARCHAR length in characters (1..4000). Defaults to 128. */
   readonly length?: number;
@@ -916,7 +1032,12 @@ export function buildRow(columns: readonly ResultColumn[], values: readonly Resu
  * ChangeCipherSpec followed by a complete handshake record (the encrypted Finished), or an alert.
  * Returns `containsChangeCipherSpec` so the caller knows the handshake is over on its side.
  */
-export function tlsFlightState(bytes: Buffer): { complete: boolean; containsChangeCipherSpec: boolean } {
+export function tlsFlightState(bytes: Buffer): {
+  /** The bytes end a server flight: send them now as one PRELOGIN message. */
+  complete: boolean;
+  /** The bytes include a ChangeCipherSpec record: the server's side of the handshake is done. */
+  containsChangeCipherSpec: boolean;
+} {
   let offset = 0;
   let changeCipherSpec = false;
   let handshake = Buffer.alloc(0);

@@ -3,6 +3,7 @@ import { type SecureContext, TLSSocket } from "node:tls";
 
 /** What {@link acceptTls} needs to take a connection over to TLS. */
 export interface AcceptTlsOptions {
+  /** The server's key and certificate for the handshake. */
   readonly secureContext: SecureContext;
   /** ALPN protocols to accept, e.g. `["postgresql"]`. */
   readonly ALPNProtocols?: string[];

@@ -7,7 +7,9 @@ export const SCRAM_SHA_256 = "SCRAM-SHA-256";
 export interface ScramClientFirst {
   /** The message to send in SASLInitialResponse (`n,,n=<user>,r=<nonce>`). */
   readonly message: string;
+  /** The message without its GS2 header (`n=<user>,r=<nonce>`), the start of the SCRAM AuthMessage. */
   readonly clientFirstBare: string;
+  /** The client nonce, which the server's nonce must extend. */
   readonly clientNonce: string;
 }
 
@@ -25,6 +27,7 @@ export function createScramClientFirst(clientNonce: string, user = "*"): ScramCl
 
 /** The client-final message and the server signature the server-final message must carry. */
 export interface ScramClientFinal {
+  /** The message to send in SASLResponse (`c=biws,r=<nonce>,p=<proof>`). */
   readonly message: string;
   /** Base64 server signature expected in the server-final `v=` attribute. */
   readonly expectedServerSignature: string;

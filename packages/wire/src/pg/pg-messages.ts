@@ -15,13 +15,17 @@ export const PG_MAX_AUTH_TOKEN_LENGTH = 65_535;
 
 /** Error `code` values of {@link PgProtocolError}. */
 export const PgProtocolErrorCode = {
+  /** A length field is impossible (below the minimum) or does not match the content. */
   badLength: "PG_BAD_LENGTH",
+  /** A packet or message is longer than allowed. */
   tooLong: "PG_TOO_LONG",
+  /** The content is invalid, e.g. a string without its NUL terminator. */
   malformed: "PG_MALFORMED",
 } as const;
 
 /** Malformed PostgreSQL wire input: the connection that sent it must be closed. */
 export class PgProtocolError extends Error {
+  /** Always `"PgProtocolError"`. */
   override readonly name = "PgProtocolError";
   /** One of {@link PgProtocolErrorCode}. */
   readonly code: (typeof PgProtocolErrorCode)[keyof typeof PgProtocolErrorCode];
@@ -115,12 +119,28 @@ export class PgFrameReader {
 
 /** A parsed startup-phase packet. */
 export type PgStartupPacket =
-  | { readonly kind: "ssl-request" }
-  | { readonly kind: "gssenc-request" }
-  | { readonly kind: "cancel-request"; readonly processId: number; readonly bytes: Buffer }
   | {
+      /** SSLRequest: the client asks for TLS; the server answers `S` (yes) or `N` (no). */
+      readonly kind: "ssl-request";
+    }
+  | {
+      /** GSSENCRequest: the client asks for GSSAPI encryption; the server answers `G` (yes) or `N` (no). */
+      readonly kind: "gssenc-request";
+    }
+  | {
+      /** CancelRequest: cancel the running query of another connection, identified by its backend key. */
+      readonly kind: "cancel-request";
+      /** The process id of the backend whose query to cancel (from its BackendKeyData). */
+      readonly processId: number;
+      /** The whole packet, length field included, to forward unchanged. */
+      readonly bytes: Buffer;
+    }
+  | {
+      /** StartupMessage: opens a session with the given parameters. */
       readonly kind: "startup";
+      /** The protocol major version asked for (3; other versions come with no parameters). */
       readonly majorVersion: number;
+      /** The protocol minor version asked for (0 for 3.0; higher ones call for NegotiateProtocolVersion). */
       readonly minorVersion: number;
       /** Parameters in the order sent (`user`, `database`, `application_name`, `options`, ...). */
       readonly parameters: ReadonlyArray<readonly [string, string]>;
@@ -198,13 +218,44 @@ export function parsePasswordMessage(payload: Buffer): string {
 
 /** A parsed backend Authentication (`R`) message. */
 export type PgAuthenticationRequest =
-  | { readonly method: "ok" }
-  | { readonly method: "cleartext" }
-  | { readonly method: "md5"; readonly salt: Buffer }
-  | { readonly method: "sasl"; readonly mechanisms: readonly string[] }
-  | { readonly method: "sasl-continue"; readonly data: Buffer }
-  | { readonly method: "sasl-final"; readonly data: Buffer }
-  | { readonly method: "unsupported"; readonly code: number };
+  | {
+      /** AuthenticationOk (0): authentication succeeded. */
+      readonly method: "ok";
+    }
+  | {
+      /** AuthenticationCleartextPassword (3): send the password in a PasswordMessage. */
+      readonly method: "cleartext";
+    }
+  | {
+      /** AuthenticationMD5Password (5): send {@link computeMd5Password} in a PasswordMessage. */
+      readonly method: "md5";
+      /** The 4-byte salt to hash with. */
+      readonly salt: Buffer;
+    }
+  | {
+      /** AuthenticationSASL (10): pick a mechanism and send SASLInitialResponse. */
+      readonly method: "sasl";
+      /** The SASL mechanisms offered, e.g. `SCRAM-SHA-256`. */
+      readonly mechanisms: readonly string[];
+    }
+  | {
+      /** AuthenticationSASLContinue (11): a challenge to answer with SASLResponse. */
+      readonly method: "sasl-continue";
+      /** The mechanism's challenge (for SCRAM, the server-first message). */
+      readonly data: Buffer;
+    }
+  | {
+      /** AuthenticationSASLFinal (12): the SASL exchange is over; AuthenticationOk follows. */
+      readonly method: "sasl-final";
+      /** The mechanism's outcome (for SCRAM, the server-final message to verify). */
+      readonly data: Buffer;
+    }
+  | {
+      /** Any other request (Kerberos, GSSAPI, SSPI, ...), which this code does not answer. */
+      readonly method: "unsupported";
+      /** The authentication request code, e.g. 7 (GSSAPI) or 9 (SSPI). */
+      readonly code: number;
+    };
 
 /** Parses the payload of an Authentication (`R`) message. Throws {@link PgProtocolError} when truncated. */
 export function parseAuthenticationRequest(payload: Buffer): PgAuthenticationRequest {
@@ -243,8 +294,11 @@ export interface PgErrorFields {
   readonly severity: "ERROR" | "FATAL" | "PANIC";
   /** SQLSTATE, e.g. `28000`. */
   readonly code: string;
+  /** The primary human-readable message (`M`). */
   readonly message: string;
+  /** An optional secondary message with more detail (`D`). */
   readonly detail?: string;
+  /** An optional suggestion of what to do about it (`H`). */
   readonly hint?: string;
 }
 

@@ -2,7 +2,7 @@ import { connect, type Socket } from "node:net";
 import {
   buildHandshakeResponse,
   buildPacket,
-  buildQueryCommand,
+  buildSslRequest,
   computeCachingSha2Response,
   computeNativePasswordResponse,
   encryptPasswordWithPublicKey,
@@ -21,16 +21,26 @@ const MAX_BACKEND_LOGIN_PACKET_LENGTH = 1024 * 1024;
 
 /** An error raised while talking to the backend; `fields` is what the client should see. */
 export class MysqlBackendError extends Error {
+  /** Always `"MysqlBackendError"`. */
   override readonly name = "MysqlBackendError";
-  constructor(readonly fields: MysqlErrorFields) {
+  constructor(
+    /** The ERR fields to send the client: the backend's own ERR, or one describing the failure. */
+    readonly fields: MysqlErrorFields,
+  ) {
     super(fields.message);
   }
 }
 
-/** A plain TCP session to the backend whose greeting has been read and which is not logged in yet. */
+/**
+ * A session to the backend whose greeting has been read and which is not logged in yet: plain TCP,
+ * or TLS after {@link MysqlBackendSession.startTls}.
+ */
 export class MysqlBackendSession {
   readonly #reader = new MysqlPacketReader(MAX_BACKEND_LOGIN_PACKET_LENGTH + 4);
   readonly #waiters: Array<{ resolve(packet: MysqlPacket): void; reject(error: Error): void }> = [];
+  readonly #raw: Socket;
+  #socket: Socket;
+  #tls = false;
   #failure: Error | undefined;
   #detached = false;
   #greeting: MysqlHandshake | undefined;
@@ -47,10 +57,20 @@ export class MysqlBackendSession {
   readonly #onClose = () => this.#fail(new Error("the backend closed the connection during login"));
 
   /** Wraps a connecting socket; the greeting is read by {@link openMysqlBackend}. */
-  constructor(readonly socket: Socket) {
-    socket.on("data", this.#onData);
-    socket.on("error", this.#onError);
-    socket.on("close", this.#onClose);
+  constructor(socket: Socket) {
+    this.#raw = socket;
+    this.#socket = socket;
+    this.#listen(socket);
+  }
+
+  /** The socket the session reads and writes: the TCP one, or its TLS socket after {@link MysqlBackendSession.startTls}. */
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  /** True once {@link MysqlBackendSession.startTls} has taken the session over to TLS. */
+  get tls(): boolean {
+    return this.#tls;
   }
 
   /** The backend's greeting. Throws before {@link openMysqlBackend} has read it. */
@@ -82,13 +102,76 @@ export class MysqlBackendSession {
 
   /** Sends one packet. */
   write(sequenceId: number, payload: Buffer): void {
-    this.socket.write(buildPacket(sequenceId, payload));
+    this.#socket.write(buildPacket(sequenceId, payload));
   }
 
-  /** Destroys the socket. */
+  /**
+   * Sends an SSLRequest (sequence 1) with the capabilities {@link authenticateMysqlBackend} will
+   * send for `credentials`, then lets `upgrade` take the TCP socket over to TLS (and verify the
+   * server) and continues the session on the socket it resolves with. Nothing of `credentials`'
+   * password is sent. Rejects with `upgrade`'s error (the session is destroyed) or with a
+   * {@link MysqlBackendError} when the greeting offers no `CLIENT_SSL` or the backend sent bytes
+   * after it; the login then continues with {@link authenticateMysqlBackend}, which answers with
+   * sequence 2 and `CLIENT_SSL`.
+   *
+   * @example
+   * await session.startTls(credentials, (raw) => connectVerifiedTls({ host, port, signal }, raw));
+   * const login = await authenticateMysqlBackend(session, credentials);
+   */
+  async startTls(
+    credentials: MysqlBackendCredentials,
+    upgrade: (raw: Socket) => Promise<Socket>,
+  ): Promise<void> {
+    const onAbort = () => this.destroy(new Error("login to the backend was aborted"));
+    try {
+      if (this.#tls) throw new Error("the backend session is already on TLS");
+      if (this.#failure) throw this.#failure;
+      const greeting = this.greeting;
+      if (!(greeting.capabilities & MysqlCapability.ssl)) {
+        throw new MysqlBackendError({ code: 2026, sqlState: "HY000", message: "the backend offers no TLS" });
+      }
+      // Bytes after the greeting but before the handshake would be unencrypted injected data.
+      if (this.#reader.bufferedLength > 0) throw new Error("the backend sent data before TLS");
+      if (credentials.signal?.aborted) throw new Error("login to the backend was aborted");
+      credentials.signal?.addEventListener("abort", onAbort, { once: true });
+      const raw = this.#socket;
+      raw.write(
+        buildPacket(
+          1,
+          buildSslRequest({
+            capabilities: loginCapabilities(greeting, credentials),
+            extendedCapabilities: credentials.extendedCapabilities ?? 0,
+            maxPacketSize: credentials.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
+            characterSet: credentials.characterSet ?? greeting.characterSet,
+          }),
+        ),
+      );
+      raw.off("data", this.#onData);
+      raw.pause();
+      const secure = await upgrade(raw);
+      if (this.#failure) {
+        secure.destroy();
+        throw this.#failure;
+      }
+      raw.off("error", this.#onError);
+      raw.off("close", this.#onClose);
+      raw.on("error", () => {});
+      this.#socket = secure;
+      this.#tls = true;
+      this.#listen(secure);
+    } catch (error) {
+      this.destroy();
+      throw error;
+    } finally {
+      credentials.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Destroys the socket (and the TCP socket under TLS). */
   destroy(reason: Error = new Error("backend session destroyed")): void {
     this.#fail(reason);
-    this.socket.destroy();
+    this.#socket.destroy();
+    this.#raw.destroy();
   }
 
   /**
@@ -96,15 +179,22 @@ export class MysqlBackendSession {
    * listener that ignores errors stays) and unread bytes are pushed back for the next reader.
    */
   detach(): Socket {
+    const socket = this.#socket;
     this.#detached = true;
-    this.socket.pause();
-    this.socket.off("data", this.#onData);
-    this.socket.off("error", this.#onError);
-    this.socket.off("close", this.#onClose);
-    this.socket.on("error", () => {});
+    socket.pause();
+    socket.off("data", this.#onData);
+    socket.off("error", this.#onError);
+    socket.off("close", this.#onClose);
+    socket.on("error", () => {});
     const remainder = this.#reader.takeRemainder();
-    if (remainder.length > 0) this.socket.unshift(remainder);
-    return this.socket;
+    if (remainder.length > 0) socket.unshift(remainder);
+    return socket;
+  }
+
+  #listen(socket: Socket): void {
+    socket.on("data", this.#onData);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
   }
 
   #drain(): void {
@@ -124,7 +214,9 @@ export class MysqlBackendSession {
 
 /** Where {@link openMysqlBackend} connects. */
 export interface MysqlBackendAddress {
+  /** The backend's host name or IP address. */
   readonly host: string;
+  /** The backend's TCP port, e.g. 3306. */
   readonly port: number;
   /** Aborting destroys the socket. */
   readonly signal?: AbortSignal;
@@ -150,12 +242,13 @@ export async function openMysqlBackend(address: MysqlBackendAddress): Promise<My
 
 /** As whom and how {@link authenticateMysqlBackend} logs in. */
 export interface MysqlBackendCredentials {
+  /** The backend user to log in as. */
   readonly user: string;
   /** Password for `mysql_native_password`, `caching_sha2_password` or `mysql_clear_password`. Defaults to empty. */
   readonly password?: string;
   /** Default schema. */
   readonly database?: string;
-  /** Lower 32 capability bits (the client's); SSL and compression are removed. */
+  /** Lower 32 capability bits (the client's); SSL (set after {@link MysqlBackendSession.startTls}) and compression are removed. */
   readonly capabilities: number;
   /** MariaDB extended capabilities (the client's). Defaults to 0. */
   readonly extendedCapabilities?: number;
@@ -167,23 +260,38 @@ export interface MysqlBackendCredentials {
   readonly connectAttributes?: ReadonlyArray<readonly [string, string]>;
   /** Aborting destroys the session. */
   readonly signal?: AbortSignal;
+  /**
+   * Send the password only in answer to an AuthSwitch to `mysql_clear_password`: the first
+   * response is empty, and any other plugin (or an RSA key exchange) fails the login instead of
+   * getting a hash or encryption of it. For a password that must reach no one else in any form,
+   * such as an access token on a verified TLS session. Defaults to false.
+   */
+  readonly clearPasswordOnly?: boolean;
 }
 
 /** Outcome of {@link authenticateMysqlBackend}. */
 export type MysqlBackendLoginResult =
   | {
+      /** The login succeeded. */
       readonly ok: true;
       /** The backend's OK packet payload, for the client. */
       readonly okPayload: Buffer;
     }
   | {
+      /** The login failed; the session is destroyed. */
       readonly ok: false;
       /** The backend's ERR, or one describing the failure. */
       readonly error: MysqlErrorFields;
+      /**
+       * What failed when it was not the backend's answer: the socket error, the abort or the
+       * malformed packet. Absent when the backend refused (its ERR is in `error`).
+       */
+      readonly cause?: unknown;
     };
 
 /**
- * Sends a HandshakeResponse41 on an opened session and completes authentication:
+ * Sends a HandshakeResponse41 on an opened session (sequence 2 with `CLIENT_SSL` after
+ * {@link MysqlBackendSession.startTls}, else 1) and completes authentication:
  * `mysql_native_password`, `caching_sha2_password` (fast path, or full auth with the server's RSA key)
  * and `mysql_clear_password`, including AuthSwitch. Never rejects; on failure the session is destroyed.
  */
@@ -198,13 +306,16 @@ export async function authenticateMysqlBackend(
     return { ok: true, okPayload: await authenticate(session, credentials) };
   } catch (error) {
     session.destroy();
-    return { ok: false, error: asBackendError(error, "backend login failed").fields };
+    const backendError = asBackendError(error, "backend login failed");
+    return backendError.cause === undefined
+      ? { ok: false, error: backendError.fields }
+      : { ok: false, error: backendError.fields, cause: backendError.cause };
   } finally {
     credentials.signal?.removeEventListener("abort", onAbort);
   }
 }
 
-/** Client bits never passed to the plaintext backend session, or set from this login's own fields. */
+/** Client bits never copied to the backend login: set by this login's own fields and TLS, or never offered. */
 const CAPABILITIES_DECIDED_PER_LOGIN =
   MysqlCapability.ssl |
   MysqlCapability.compress |
@@ -214,14 +325,10 @@ const CAPABILITIES_DECIDED_PER_LOGIN =
   MysqlCapability.connectWithDb |
   MysqlCapability.connectAttrs;
 
-async function authenticate(
-  session: MysqlBackendSession,
-  credentials: MysqlBackendCredentials,
-): Promise<Buffer> {
-  const greeting = session.greeting;
-  const password = credentials.password ?? "";
-  let scramble = greeting.authPluginData;
-  let plugin = greeting.authPluginName || "mysql_native_password";
+const DEFAULT_MAX_PACKET_SIZE = 16 * 1024 * 1024;
+
+/** The capability bits of this login's SSLRequest and HandshakeResponse41. */
+function loginCapabilities(greeting: MysqlHandshake, credentials: MysqlBackendCredentials): number {
   let capabilities =
     ((credentials.capabilities & ~CAPABILITIES_DECIDED_PER_LOGIN) |
       MysqlCapability.protocol41 |
@@ -236,7 +343,30 @@ async function authenticate(
   if (!(greeting.capabilities & MysqlCapability.pluginAuthLenencClientData)) {
     capabilities &= ~MysqlCapability.pluginAuthLenencClientData;
   }
+  return capabilities >>> 0;
+}
+
+async function authenticate(
+  session: MysqlBackendSession,
+  credentials: MysqlBackendCredentials,
+): Promise<Buffer> {
+  const greeting = session.greeting;
+  const password = credentials.password ?? "";
+  const clearOnly = credentials.clearPasswordOnly ?? false;
+  let scramble = greeting.authPluginData;
+  let plugin = greeting.authPluginName || "mysql_native_password";
+  let capabilities = loginCapabilities(greeting, credentials);
+  // After an SSLRequest (sequence 1) the response repeats CLIENT_SSL and carries sequence 2.
+  if (session.tls) capabilities |= MysqlCapability.ssl;
+  const attributes = credentials.connectAttributes ?? [];
+  const clearOnlyRefusal = (name: string) =>
+    new MysqlBackendError({
+      code: 1251,
+      sqlState: "08004",
+      message: `the backend asked for the authentication plugin "${name}"; the password is only sent with mysql_clear_password`,
+    });
   const respond = (name: string): Buffer => {
+    if (clearOnly && name !== "mysql_clear_password") throw clearOnlyRefusal(name);
     if (name === "mysql_native_password") return computeNativePasswordResponse(password, scramble);
     if (name === "caching_sha2_password") return computeCachingSha2Response(password, scramble);
     if (name === "mysql_clear_password") return Buffer.from(`${password}\0`, "utf8");
@@ -251,14 +381,14 @@ async function authenticate(
     : "mysql_native_password";
   plugin = initialPlugin;
   session.write(
-    1,
+    session.tls ? 2 : 1,
     buildHandshakeResponse({
       capabilities: capabilities >>> 0,
       extendedCapabilities: credentials.extendedCapabilities ?? 0,
-      maxPacketSize: credentials.maxPacketSize ?? 16 * 1024 * 1024,
+      maxPacketSize: credentials.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
       characterSet: credentials.characterSet ?? greeting.characterSet,
       user: credentials.user,
-      authResponse: respond(plugin),
+      authResponse: clearOnly ? Buffer.alloc(0) : respond(plugin),
       database: credentials.database ?? "",
       authPluginName: plugin,
       connectAttributes: attributes,
@@ -281,6 +411,7 @@ async function authenticate(
       case "more-data":
         if (plugin !== "caching_sha2_password") throw new Error(`unexpected AuthMoreData for ${plugin}`);
         if (message.data[0] === 0x03 && message.data.length === 1) break; // fast auth succeeded; OK follows
+        if (clearOnly) throw clearOnlyRefusal(plugin);
         if (message.data[0] === 0x04 && message.data.length === 1) {
           session.write(next, Buffer.from([0x02])); // request the server's RSA public key
           break;
@@ -305,73 +436,4 @@ function asBackendError(error: unknown, context: string): MysqlBackendError {
   // Keeps the socket error (its `code`, e.g. ECONNREFUSED) for whoever explains the failure.
   backendError.cause = error;
   return backendError;
-}
-
-/** Where and as whom {@link runMysqlAdminStatements} connects. */
-export interface MysqlAdminConnection {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  /** Password of `user`. Defaults to empty. */
-  readonly password?: string;
-  /** Gives up after this long. Defaults to 10 000. */
-  readonly timeoutInMs?: number;
-}
-
-/**
- * Logs in to a MySQL/MariaDB server and runs statements that return OK (DDL, GRANT) one by one.
- * Rejects with the server's error (`errno`, `sqlState`) on the first failure.
- */
-export async function runMysqlAdminStatements(
-  connection: MysqlAdminConnection,
-  statements: readonly string[],
-): Promise<void> {
-  const signal = AbortSignal.timeout(connection.timeoutInMs ?? 10_000);
-  let session: MysqlBackendSession;
-  try {
-    session = await openMysqlBackend({ host: connection.host, port: connection.port, signal });
-  } catch (error) {
-    throw toAdminError((error as MysqlBackendError).fields, undefined, error);
-  }
-  const onAbort = () => session.destroy(new Error("timed out"));
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    const login = await authenticateMysqlBackend(session, {
-      user: connection.user,
-      password: connection.password,
-      capabilities:
-        MysqlCapability.longPassword |
-        MysqlCapability.longFlag |
-        MysqlCapability.protocol41 |
-        MysqlCapability.transactions |
-        MysqlCapability.secureConnection |
-        MysqlCapability.multiResults |
-        MysqlCapability.pluginAuth,
-      signal,
-    });
-    if (!login.ok) throw toAdminError(login.error);
-    for (const sql of statements) {
-      session.write(0, buildQueryCommand(sql));
-      const reply = await session.nextPacket().catch((error: Error) => {
-        throw new Error(`MySQL admin connection failed during "${sql}": ${error.message}`);
-      });
-      if (reply.payload[0] === 0xff) throw toAdminError(parseErrorPacket(reply.payload), sql);
-      if (reply.payload[0] !== 0x00) throw new Error(`"${sql}" returned a result set; expected OK`);
-    }
-    session.write(0, Buffer.from([0x01])); // COM_QUIT
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    session.destroy();
-  }
-}
-
-function toAdminError(fields: MysqlErrorFields, sql?: string, cause?: unknown): Error {
-  const message = sql ? `${fields.message} (in "${sql}")` : fields.message;
-  const error = new Error(message, cause === undefined ? undefined : { cause }) as Error & {
-    errno?: number;
-    sqlState?: string;
-  };
-  error.errno = fields.code;
-  error.sqlState = fields.sqlState;
-  return error;
 }
