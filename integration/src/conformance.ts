@@ -112,7 +112,7 @@ const GATEWAY_FAULTS = { postgresql: "postgres", mysql: "mysql", sqlserver: "sql
 
 const DEFAULT_LIFETIME_IN_SECONDS = 240; // under MSAL's 5-minute reuse threshold: every fetch reaches the emulator
 const CHURN_LIFETIME_IN_SECONDS = 3;
-const CHURN_RUN_FOR_IN_MS = Number(process.env.ENTRA_IT_CHURN_MS ?? 12_000);
+const CHURN_RUN_FOR_IN_MS = Number(process.env.ENTRA_IT_CHURN_MS ?? 9_000);
 const BURST = 200;
 const JWT_PATTERN = /eyJ[\w-]{10,}\.eyJ[\w-]{10,}/;
 

@@ -36,6 +36,8 @@ Options:
                              required to listen on anything but loopback or a Unix socket
       --ca <file>            PEM file of the CA certificates that verify the Azure server
                              (default: Node's store and NODE_EXTRA_CA_CERTS)
+      --tls-cert <file>      PEM certificate chain to offer local clients that ask for TLS
+      --tls-key <file>       its PEM private key (both, or neither: local connections are plain)
       --max-connections <n>  Client connections at once (default 100)
       --idle-timeout <s>     Disconnect a client silent for this long (default: never)
       --drain <s>            On SIGINT/SIGTERM, let sessions finish for this long (default 10)
@@ -57,6 +59,15 @@ export function parseListen(value: string | undefined, fallbackPort: number): Pr
     );
   }
   return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
+}
+
+function readPem(option: string, file: string | undefined, what: string): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    throw new CliError("USAGE", `Cannot read the ${option} file "${file}".`, `Pass ${what}.`);
+  }
 }
 
 function positiveCount(option: string, value: string | undefined): number | undefined {
@@ -93,6 +104,8 @@ export const proxyCommand: Command = defineCommand({
     listen: { type: "string" },
     "local-password": { type: "string" },
     ca: { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
     "max-connections": { type: "string" },
     "idle-timeout": { type: "string" },
     drain: { type: "string" },
@@ -101,18 +114,16 @@ export const proxyCommand: Command = defineCommand({
   run: async (flags, io) => {
     const target = resolveTarget(flags, io.env);
     const listen = parseListen(flags.listen, defaultPort(target.engine));
-    let ca: string | undefined;
-    if (flags.ca !== undefined) {
-      try {
-        ca = readFileSync(flags.ca, "utf8");
-      } catch {
-        throw new CliError(
-          "USAGE",
-          `Cannot read the --ca file "${flags.ca}".`,
-          "Pass a PEM file with the CA certificates of the Azure server.",
-        );
-      }
+    const ca = readPem("--ca", flags.ca, "a PEM file with the CA certificates of the Azure server");
+    if ((flags["tls-cert"] === undefined) !== (flags["tls-key"] === undefined)) {
+      throw new CliError(
+        "USAGE",
+        "--tls-cert and --tls-key go together.",
+        "Pass both PEM files, or neither.",
+      );
     }
+    const tlsCert = readPem("--tls-cert", flags["tls-cert"], "a PEM certificate chain, leaf first");
+    const tlsKey = readPem("--tls-key", flags["tls-key"], "the certificate's PEM private key");
     const drainInMs = parseSeconds("--drain", flags.drain, 10_000);
     const stop = stopSignal(io);
     try {
@@ -127,6 +138,7 @@ export const proxyCommand: Command = defineCommand({
         credential: createCredential(io, { clientId: target.clientId }),
         env: io.env,
         ca,
+        localTls: tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined,
         listen,
         localPassword: flags["local-password"] ?? io.env[PROXY_PASSWORD_VARIABLE],
         maxConnections: positiveCount("--max-connections", flags["max-connections"]),

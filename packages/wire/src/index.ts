@@ -16,6 +16,7 @@ export {
   MysqlBackendSession,
   openMysqlBackend,
 } from "./mysql/mysql-backend-login.js";
+export { MysqlLoginSequence } from "./mysql/mysql-login-sequence.js";
 export {
   buildAuthSwitchRequest,
   buildClearPasswordSwitch,
@@ -56,6 +57,12 @@ export {
   type BackendLoginResult,
   loginToBackend,
 } from "./pg/pg-backend-login.js";
+export {
+  type PgClientStartup,
+  type PgClientStartupHandler,
+  type PgStartupSession,
+  readPgClientStartup,
+} from "./pg/pg-client-startup.js";
 export {
   buildAuthenticationCleartextPassword,
   buildAuthenticationOk,

@@ -16,6 +16,7 @@ import {
   type MysqlErrorFields,
   type MysqlHandshake,
   type MysqlHandshakeResponse,
+  MysqlLoginSequence,
   MysqlPacketReader,
   openMysqlBackend,
   parseClearPassword,
@@ -56,8 +57,8 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
   readonly #session: GatewaySession<ProxyRefusalReason>;
   readonly #context: ProxyContext;
   #upstream: MysqlBackendSession | undefined;
-  /** Sequence id the next packet to the client carries. */
-  #sequenceId = 0;
+  /** The login's sequence ids toward the client. */
+  readonly #sequence = new MysqlLoginSequence();
   #response: MysqlHandshakeResponse | undefined;
 
   constructor(session: GatewaySession<ProxyRefusalReason>, context: ProxyContext) {
@@ -73,18 +74,20 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
   readNext(): boolean {
     const packet = this.reader.readPacket(MYSQL_MAX_LOGIN_PACKET_LENGTH);
     if (packet === undefined) return false;
-    if (packet.sequenceId !== this.#sequenceId) {
+    if (!this.#sequence.accept(packet)) {
       this.#session.destroy(); // out-of-order packet: a confused or hostile client
       return false;
     }
-    this.#sequenceId = (this.#sequenceId + 1) & 0xff;
     if (this.#session.phase === "startup") this.#onClientFirstPacket(packet.payload);
     else this.#session.authorize(parseClearPassword(packet.payload), this.#login());
     return true;
   }
 
   refusal(reason: ProxyRefusalReason): Buffer {
-    return this.#errorPacket({ ...REFUSAL_ERROR[reason], message: this.#context.localRefusal(reason).text });
+    return this.#sequence.error({
+      ...REFUSAL_ERROR[reason],
+      message: this.#context.localRefusal(reason).text,
+    });
   }
 
   async openBackendSession(_backendUser: string, signal: AbortSignal): Promise<GatewayBackendLogin> {
@@ -112,7 +115,8 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
         connectVerifiedTls({ host, port, ca: context.ca, signal }, raw),
       );
       const result = await authenticateMysqlBackend(upstream, login);
-      if (result.ok) return { ok: true, socket: upstream.detach(), reply: this.#packet(result.okPayload) };
+      if (result.ok)
+        return { ok: true, socket: upstream.detach(), reply: this.#sequence.packet(result.okPayload) };
       if (result.cause !== undefined) throw result.cause;
       const failure = context.upstreamFailure(undefined, {
         token,
@@ -168,7 +172,7 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
     }
     this.#upstream = opened;
     session.hold(opened);
-    session.client.write(this.#packet(buildHandshake(this.#greeting(opened.greeting))));
+    session.client.write(this.#sequence.packet(buildHandshake(this.#greeting(opened.greeting))));
     session.listen();
   }
 
@@ -213,7 +217,7 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
     }
     if (!(packet.capabilities & MysqlCapability.pluginAuth)) {
       session.refuse(
-        this.#errorPacket({
+        this.#sequence.error({
           code: 1251,
           sqlState: "08004",
           message:
@@ -227,23 +231,12 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
       return;
     }
     session.awaitToken();
-    session.client.write(this.#packet(buildClearPasswordSwitch()));
+    session.client.write(this.#sequence.packet(buildClearPasswordSwitch()));
   }
 
   #login(): { user: string; database: string } {
     const response = this.#response as MysqlHandshakeResponse;
     return { user: response.user, database: response.database || this.#context.target.database || "" };
-  }
-
-  /** Frames `payload` with the next sequence id. */
-  #packet(payload: Buffer): Buffer {
-    const packet = buildPacket(this.#sequenceId, payload);
-    this.#sequenceId = (this.#sequenceId + 1) & 0xff;
-    return packet;
-  }
-
-  #errorPacket(fields: MysqlErrorFields): Buffer {
-    return buildPacket(this.#sequenceId, buildErrorPacket(fields));
   }
 
   /**
@@ -252,7 +245,10 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
    * redacted once more: the client must never read it.
    */
   #failurePacket(failure: ProxyFailure, token: string | undefined, server?: MysqlErrorFields): Buffer {
-    return this.#errorPacket({ ...errorNumber(failure, server), message: redactToken(failure.text, token) });
+    return this.#sequence.error({
+      ...errorNumber(failure, server),
+      message: redactToken(failure.text, token),
+    });
   }
 }
 

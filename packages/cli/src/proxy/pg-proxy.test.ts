@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createTlsAuthority } from "@org/entra-emulator";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LOCAL_BACKENDS, type ProxyFixture, startProxyFixture } from "./proxy-test-fixture.js";
@@ -148,6 +149,30 @@ describe("the PostgreSQL proxy", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test("a client that asks for TLS gets it with localTls (sslmode=verify-full against the proxy's certificate)", async () => {
+    const local = await createTlsAuthority();
+    await using proxy = await startPgProxy({ localTls: { key: local.key, cert: local.cert } });
+    const row = await query<{ who: string }>(
+      {
+        host: "localhost",
+        port: proxy.port,
+        user: "x",
+        database: "test",
+        ssl: { ca: local.ca, servername: "localhost" },
+      },
+      "select current_user as who",
+    );
+    expect(row.who).toBe(fixture.emulator.identities[0]?.name);
+    // Without localTls, sslmode=require is refused by the client: the proxy answers N.
+    await using plain = await startPgProxy();
+    await expect(
+      query(
+        { host: "127.0.0.1", port: plain.port, user: "x", database: "test", ssl: { ca: local.ca } },
+        "select 1",
+      ),
+    ).rejects.toThrow(/does not support SSL/);
   });
 
   test("refuses to listen beyond loopback without a local password", async () => {

@@ -3,17 +3,17 @@ import {
   buildAuthenticationCleartextPassword,
   buildAuthenticationOk,
   buildErrorResponse,
-  buildNegotiateProtocolVersion,
   buildRequestPacket,
   type GatewayBackendLogin,
   type GatewayProtocol,
   type GatewaySession,
   loginToBackend,
   PG_MAX_AUTH_TOKEN_LENGTH,
+  type PgClientStartup,
   PgFrameReader,
   parseErrorFields,
   parsePasswordMessage,
-  parseStartupPacket,
+  readPgClientStartup,
 } from "@org/entra-wire";
 import type { ProxyContext, ProxyEngineProtocol, ProxyRefusalReason } from "./proxy-engine.js";
 import type { ProxyFailure } from "./proxy-failure.js";
@@ -157,38 +157,11 @@ class PgProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
   }
 
   #readStartupPacket(): boolean {
-    const bytes = this.reader.readStartupPacket();
-    if (bytes === undefined) return false;
-    const packet = parseStartupPacket(bytes);
-    const session = this.#session;
-    switch (packet.kind) {
-      case "ssl-request":
-        // Bytes after SSLRequest but before the handshake would be unencrypted injected data.
-        if (session.tls || this.reader.bufferedLength > 0) {
-          session.destroy();
-          return false;
-        }
-        if (!this.#context.localTls) {
-          session.client.write("N");
-          return true;
-        }
-        session.client.write("S");
-        session.upgradeToTls({ ALPNProtocols: ["postgresql"] });
-        return false;
-      case "gssenc-request":
-        if (session.tls) {
-          session.destroy();
-          return false;
-        }
-        session.client.write("N");
-        return true;
-      case "cancel-request":
-        this.#forwardCancel(packet.bytes);
-        return false;
-      case "startup":
-        this.#startLogin(packet.majorVersion, packet.minorVersion, packet.parameters);
-        return true;
-    }
+    return readPgClientStartup(this.#session, this.reader, {
+      offerTls: this.#context.localTls,
+      cancel: (bytes) => this.#forwardCancel(bytes),
+      startup: (startup) => this.#startLogin(startup),
+    });
   }
 
   /**
@@ -213,27 +186,11 @@ class PgProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
     );
   }
 
-  #startLogin(major: number, minor: number, parameters: ReadonlyArray<readonly [string, string]>): void {
+  #startLogin(startup: PgClientStartup): void {
     const session = this.#session;
-    if (major !== 3) {
-      session.end(
-        buildErrorResponse({
-          severity: "FATAL",
-          code: "0A000",
-          message: `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`,
-        }),
-      );
-      return;
-    }
-    const unrecognized = parameters.filter(([key]) => key.startsWith("_pq_.")).map(([key]) => key);
-    if (minor > 0 || unrecognized.length > 0)
-      session.client.write(buildNegotiateProtocolVersion(unrecognized));
-    this.#user = parameters.find(([key]) => key === "user")?.[1] ?? "";
-    this.#database =
-      parameters.find(([key]) => key === "database")?.[1] || this.#context.target.database || this.#user;
-    this.#parameters = parameters.filter(
-      ([key]) => key !== "user" && key !== "database" && !key.startsWith("_pq_."),
-    );
+    this.#user = startup.user;
+    this.#database = startup.database ?? this.#context.target.database ?? startup.user;
+    this.#parameters = [...startup.parameters];
     if (this.#context.localPasswordRequired) {
       session.awaitToken();
       session.client.write(buildAuthenticationCleartextPassword());

@@ -15,6 +15,7 @@ import {
   MysqlCapability,
   type MysqlErrorFields,
   type MysqlHandshakeResponse,
+  MysqlLoginSequence,
   MysqlPacketReader,
   openMysqlBackend,
   parseClearPassword,
@@ -179,8 +180,8 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
   readonly #session: GatewaySession<LoginRejectionReason>;
   readonly #settings: MysqlGatewaySettings;
   #backend: MysqlBackendSession | undefined;
-  /** Sequence id the next packet to the client carries. */
-  #sequenceId = 0;
+  /** The login's sequence ids toward the client. */
+  readonly #sequence = new MysqlLoginSequence();
   #response: MysqlHandshakeResponse | undefined;
 
   constructor(session: GatewaySession<LoginRejectionReason>, settings: MysqlGatewaySettings) {
@@ -196,11 +197,10 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
   readNext(): boolean {
     const packet = this.reader.readPacket(MYSQL_MAX_LOGIN_PACKET_LENGTH);
     if (packet === undefined) return false;
-    if (packet.sequenceId !== this.#sequenceId) {
+    if (!this.#sequence.accept(packet)) {
       this.#session.destroy(); // out-of-order packet: a confused or hostile client
       return false;
     }
-    this.#sequenceId = (this.#sequenceId + 1) & 0xff;
     if (this.#session.phase === "startup") this.#onClientFirstPacket(packet.payload);
     else
       this.#session.authorize(parseClearPassword(packet.payload), this.#response as MysqlHandshakeResponse);
@@ -208,7 +208,7 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
   }
 
   refusal(reason: LoginRejectionReason): Buffer {
-    return this.#errorPacket(
+    return this.#sequence.error(
       mysqlRejectionError(reason, { user: this.user, remoteAddress: this.#session.remoteAddress }),
     );
   }
@@ -227,8 +227,8 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
       connectAttributes: response.connectAttributes,
       signal,
     });
-    if (!login.ok) return { ok: false, refusal: this.#errorPacket(login.error) };
-    return { ok: true, socket: backend.detach(), reply: this.#packet(login.okPayload) };
+    if (!login.ok) return { ok: false, refusal: this.#sequence.error(login.error) };
+    return { ok: true, socket: backend.detach(), reply: this.#sequence.packet(login.okPayload) };
   }
 
   /** Connects to the backend and greets the client as the persona, with the backend's thread id. */
@@ -252,19 +252,10 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
     }
     this.#backend = opened;
     session.hold(opened);
-    session.client.write(this.#packet(buildHandshake(gatewayGreeting(persona ?? "mysql8", opened.greeting))));
+    session.client.write(
+      this.#sequence.packet(buildHandshake(gatewayGreeting(persona ?? "mysql8", opened.greeting))),
+    );
     session.listen();
-  }
-
-  /** Frames `payload` with the next sequence id. */
-  #packet(payload: Buffer): Buffer {
-    const packet = buildPacket(this.#sequenceId, payload);
-    this.#sequenceId = (this.#sequenceId + 1) & 0xff;
-    return packet;
-  }
-
-  #errorPacket(fields: MysqlErrorFields): Buffer {
-    return buildPacket(this.#sequenceId, buildErrorPacket(fields));
   }
 
   #onClientFirstPacket(payload: Buffer): void {
@@ -287,7 +278,7 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
     }
     if (!(packet.capabilities & MysqlCapability.pluginAuth)) {
       session.refuse(
-        this.#errorPacket({
+        this.#sequence.error({
           code: 1251,
           sqlState: "08004",
           message:
@@ -302,6 +293,6 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
       return;
     }
     session.awaitToken();
-    session.client.write(this.#packet(buildClearPasswordSwitch()));
+    session.client.write(this.#sequence.packet(buildClearPasswordSwitch()));
   }
 }

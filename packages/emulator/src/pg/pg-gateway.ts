@@ -3,17 +3,17 @@ import {
   buildAuthenticationCleartextPassword,
   buildAuthenticationOk,
   buildErrorResponse,
-  buildNegotiateProtocolVersion,
   type GatewayBackendLogin,
   type GatewayProtocol,
   type GatewaySession,
   listenGateway,
   loginToBackend,
   PG_MAX_AUTH_TOKEN_LENGTH,
+  type PgClientStartup,
   type PgErrorFields,
   PgFrameReader,
   parsePasswordMessage,
-  parseStartupPacket,
+  readPgClientStartup,
   type ServerSettings,
   type SessionLimits,
   type TrackedServer,
@@ -192,34 +192,11 @@ class PgClientLogin implements GatewayProtocol<LoginRejectionReason> {
   }
 
   #readStartupPacket(): boolean {
-    const bytes = this.reader.readStartupPacket();
-    if (bytes === undefined) return false;
-    const packet = parseStartupPacket(bytes);
-    const session = this.#session;
-    switch (packet.kind) {
-      case "ssl-request":
-        // Bytes after SSLRequest but before the handshake would be unencrypted injected data.
-        if (session.tls || this.reader.bufferedLength > 0) {
-          session.destroy();
-          return false;
-        }
-        session.client.write("S");
-        session.upgradeToTls({ ALPNProtocols: ["postgresql"] });
-        return false;
-      case "gssenc-request":
-        if (session.tls) {
-          session.destroy();
-          return false;
-        }
-        session.client.write("N");
-        return true;
-      case "cancel-request":
-        this.#forwardCancel(packet.bytes);
-        return false;
-      case "startup":
-        this.#startLogin(packet.majorVersion, packet.minorVersion, packet.parameters);
-        return true;
-    }
+    return readPgClientStartup(this.#session, this.reader, {
+      offerTls: true,
+      cancel: (bytes) => this.#forwardCancel(bytes),
+      startup: (startup) => this.#startLogin(startup),
+    });
   }
 
   /** Relays a CancelRequest to the backend on a connection of its own, then closes. */
@@ -230,37 +207,11 @@ class PgClientLogin implements GatewayProtocol<LoginRejectionReason> {
     backend.on("connect", () => backend.end(Buffer.from(bytes)));
   }
 
-  #startLogin(major: number, minor: number, parameters: ReadonlyArray<readonly [string, string]>): void {
+  #startLogin(startup: PgClientStartup): void {
     const session = this.#session;
-    if (major !== 3) {
-      session.end(
-        buildErrorResponse({
-          severity: "FATAL",
-          code: "0A000",
-          message: `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`,
-        }),
-      );
-      return;
-    }
-    const unrecognized = parameters.filter(([key]) => key.startsWith("_pq_.")).map(([key]) => key);
-    if (minor > 0 || unrecognized.length > 0)
-      session.client.write(buildNegotiateProtocolVersion(unrecognized));
-    const user = parameters.find(([key]) => key === "user")?.[1] ?? "";
-    if (user === "") {
-      session.end(
-        buildErrorResponse({
-          severity: "FATAL",
-          code: "28000",
-          message: "no PostgreSQL user name specified in startup packet",
-        }),
-      );
-      return;
-    }
-    this.#user = user;
-    this.#database = parameters.find(([key]) => key === "database")?.[1] || user;
-    this.#parameters = parameters.filter(
-      ([key]) => key !== "user" && key !== "database" && !key.startsWith("_pq_."),
-    );
+    this.#user = startup.user;
+    this.#database = startup.database ?? startup.user;
+    this.#parameters = [...startup.parameters];
     if (!session.tls && this.#settings.options.requireTls) {
       session.reject("tls-required");
       return;
