@@ -16,7 +16,11 @@ export {
   MysqlBackendSession,
   openMysqlBackend,
 } from "./mysql/mysql-backend-login.js";
-export { MysqlLoginSequence } from "./mysql/mysql-login-sequence.js";
+export {
+  askForClearPassword,
+  MysqlLoginSequence,
+  type MysqlPasswordSession,
+} from "./mysql/mysql-login-sequence.js";
 export {
   buildAuthSwitchRequest,
   buildClearPasswordSwitch,
@@ -62,6 +66,7 @@ export {
   type PgClientStartupHandler,
   type PgStartupSession,
   readPgClientStartup,
+  readPgPasswordMessage,
 } from "./pg/pg-client-startup.js";
 export {
   buildAuthenticationCleartextPassword,

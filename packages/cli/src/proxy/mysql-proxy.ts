@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { EntraAuthError, isEntraAuthError, redactToken } from "@org/entra-core";
 import {
+  askForClearPassword,
   authenticateMysqlBackend,
-  buildClearPasswordSwitch,
   buildErrorPacket,
   buildHandshake,
   buildPacket,
@@ -215,23 +215,7 @@ class MysqlProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
       session.authorize("", this.#login());
       return;
     }
-    if (!(packet.capabilities & MysqlCapability.pluginAuth)) {
-      session.refuse(
-        this.#sequence.error({
-          code: 1251,
-          sqlState: "08004",
-          message:
-            "Client does not support authentication protocol requested by server; consider upgrading MySQL client",
-        }),
-      );
-      return;
-    }
-    if (packet.authPluginName === "mysql_clear_password" && packet.authResponse.length > 0) {
-      session.authorize(parseClearPassword(packet.authResponse), this.#login());
-      return;
-    }
-    session.awaitToken();
-    session.client.write(this.#sequence.packet(buildClearPasswordSwitch()));
+    askForClearPassword(session, this.#sequence, packet, this.#login());
   }
 
   #login(): { user: string; database: string } {

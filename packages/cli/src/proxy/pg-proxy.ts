@@ -8,12 +8,11 @@ import {
   type GatewayProtocol,
   type GatewaySession,
   loginToBackend,
-  PG_MAX_AUTH_TOKEN_LENGTH,
   type PgClientStartup,
   PgFrameReader,
   parseErrorFields,
-  parsePasswordMessage,
   readPgClientStartup,
+  readPgPasswordMessage,
 } from "@org/entra-wire";
 import type { ProxyContext, ProxyEngineProtocol, ProxyRefusalReason } from "./proxy-engine.js";
 import type { ProxyFailure } from "./proxy-failure.js";
@@ -200,17 +199,7 @@ class PgProxyLogin implements GatewayProtocol<ProxyRefusalReason> {
   }
 
   #readPasswordMessage(): boolean {
-    const message = this.reader.readMessage(PG_MAX_AUTH_TOKEN_LENGTH);
-    if (message === undefined) return false;
-    if (message.type !== "p") {
-      this.#session.destroy();
-      return false;
-    }
-    this.#session.authorize(parsePasswordMessage(message.payload), {
-      user: this.#user,
-      database: this.#database,
-    });
-    return false;
+    return readPgPasswordMessage(this.#session, this.reader, { user: this.#user, database: this.#database });
   }
 }
 

@@ -1,6 +1,6 @@
 import {
+  askForClearPassword,
   authenticateMysqlBackend,
-  buildClearPasswordSwitch,
   buildErrorPacket,
   buildHandshake,
   buildPacket,
@@ -12,7 +12,6 @@ import {
   MYSQL_MAX_LOGIN_PACKET_LENGTH,
   MysqlBackendError,
   type MysqlBackendSession,
-  MysqlCapability,
   type MysqlErrorFields,
   type MysqlHandshakeResponse,
   MysqlLoginSequence,
@@ -276,23 +275,6 @@ class MysqlClientLogin implements GatewayProtocol<LoginRejectionReason> {
       session.reject("tls-required");
       return;
     }
-    if (!(packet.capabilities & MysqlCapability.pluginAuth)) {
-      session.refuse(
-        this.#sequence.error({
-          code: 1251,
-          sqlState: "08004",
-          message:
-            "Client does not support authentication protocol requested by server; consider upgrading MySQL client",
-        }),
-      );
-      return;
-    }
-    // A client that already chose cleartext (the greeting named it) sent the token: skip the switch.
-    if (packet.authPluginName === "mysql_clear_password" && packet.authResponse.length > 0) {
-      session.authorize(parseClearPassword(packet.authResponse), packet);
-      return;
-    }
-    session.awaitToken();
-    session.client.write(this.#sequence.packet(buildClearPasswordSwitch()));
+    askForClearPassword(session, this.#sequence, packet, packet);
   }
 }

@@ -8,12 +8,11 @@ import {
   type GatewaySession,
   listenGateway,
   loginToBackend,
-  PG_MAX_AUTH_TOKEN_LENGTH,
   type PgClientStartup,
   type PgErrorFields,
   PgFrameReader,
-  parsePasswordMessage,
   readPgClientStartup,
+  readPgPasswordMessage,
   type ServerSettings,
   type SessionLimits,
   type TrackedServer,
@@ -221,16 +220,6 @@ class PgClientLogin implements GatewayProtocol<LoginRejectionReason> {
   }
 
   #readPasswordMessage(): boolean {
-    const message = this.reader.readMessage(PG_MAX_AUTH_TOKEN_LENGTH);
-    if (message === undefined) return false;
-    if (message.type !== "p") {
-      this.#session.destroy();
-      return false;
-    }
-    this.#session.authorize(parsePasswordMessage(message.payload), {
-      user: this.#user,
-      database: this.#database,
-    });
-    return false;
+    return readPgPasswordMessage(this.#session, this.reader, { user: this.#user, database: this.#database });
   }
 }

@@ -2,7 +2,9 @@ import type { GatewayProtocol, GatewaySession } from "../server/gateway-session.
 import {
   buildErrorResponse,
   buildNegotiateProtocolVersion,
+  PG_MAX_AUTH_TOKEN_LENGTH,
   type PgFrameReader,
+  parsePasswordMessage,
   parseStartupPacket,
 } from "./pg-messages.js";
 
@@ -113,4 +115,26 @@ function startLogin(
     ),
   });
   return true;
+}
+
+/**
+ * Reads the PasswordMessage a PostgreSQL client sends after AuthenticationCleartextPassword and hands
+ * the password to `session.authorize` for `login`; any other message destroys the session. For a
+ * server's {@link GatewayProtocol.readNext} in the `token` phase.
+ *
+ * @returns Whether to keep reading packets: always false (the session decides what comes next).
+ */
+export function readPgPasswordMessage(
+  session: Pick<GatewaySession, "destroy" | "authorize">,
+  reader: PgFrameReader,
+  login: { readonly user: string; readonly database: string },
+): boolean {
+  const message = reader.readMessage(PG_MAX_AUTH_TOKEN_LENGTH);
+  if (message === undefined) return false;
+  if (message.type !== "p") {
+    session.destroy();
+    return false;
+  }
+  session.authorize(parsePasswordMessage(message.payload), login);
+  return false;
 }
