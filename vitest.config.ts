@@ -23,8 +23,11 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["integration/test/**/*.test.ts"],
+          // examples/testcontainers: the user-facing example, run against containers (CI builds local images).
+          include: ["integration/test/**/*.test.ts", "examples/testcontainers/test/**/*.test.ts"],
           exclude: ["integration/test/**/*.hostile.test.ts", "integration/test/**/*.packed.test.ts"],
+          // Local container images for the testcontainers pass, where scripts/ensure-docker.sh built them.
+          globalSetup: ["integration/src/containers-global-setup.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -1,4 +1,4 @@
-import type { Emulator } from "@org/entra-emulator";
+import type { Emulator, TlsAuthority } from "@org/entra-emulator";
 import { DIRECT_URL_VARIABLE, STATIC_TOKEN_VARIABLE } from "./approaches.js";
 import type { Backend } from "./backends.js";
 import type { FakeAz } from "./fake-az.js";
@@ -7,6 +7,8 @@ import type { FakeAz } from "./fake-az.js";
 export interface BenchContext {
   /** The emulator (identity endpoint + PostgreSQL gateway, + MySQL gateway when a backend exists). */
   readonly emulator: Emulator;
+  /** The emulator's TLS key, certificate and CA (its gateways present this certificate). */
+  readonly tls: TlsAuthority;
   readonly fakeAz: FakeAz;
   readonly backends: { readonly postgresql: Backend; readonly mysql: Backend | undefined };
   /** `BENCH_QUICK=1`: a ~30 s smoke run with small sample sizes. */

@@ -1,4 +1,4 @@
-import { connect, createServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import os from "node:os";
 import type { TLSSocket } from "node:tls";
 import type { AccessToken, TokenCredential } from "@azure/identity";
@@ -7,19 +7,26 @@ import { STATIC_TOKEN_VARIABLE } from "./approaches.js";
 import { markPhase, runWorker } from "./child.js";
 import { type BenchContext, type BenchOutcome, workerEnv } from "./context.js";
 import {
+  type BulkSample,
+  type Comparison,
+  comparePaths,
+  measureBulk,
+  measureSelectOne,
+  opsPerSec,
+  type PathSession,
+  type SelectOneSample,
+  signed,
+} from "./paired-paths.js";
+import {
   formatInterval,
   formatSpread,
-  geometricMeanRatio,
   type Interval,
-  mean,
-  meanInterval,
-  median,
   percentile,
   round,
   roundInterval,
-  type Spread,
   spread,
 } from "./stats.js";
+import { type Endpoint, listenRelay } from "./tcp-relay.js";
 
 /**
  * Benchmark 7 (`proxy-relay`): the local auth proxy of `@org/entra-db-cli` (`startProxy`) on an
@@ -39,11 +46,6 @@ import {
  */
 type Path = "direct" | "proxy" | "inproc" | "hop";
 type Network = "loopback" | "delayed";
-
-interface Endpoint {
-  readonly host: string;
-  readonly port: number;
-}
 
 /** Worker task: a service (`network` = delaying relay, `proxy`) or the measuring `client`. */
 export type ProxyRelayTask =
@@ -94,25 +96,6 @@ export interface ProxyRelayClientTask {
   readonly bulkRows: number;
   /** Bulk results per path (after one warm-up each). */
   readonly bulkRepeats: number;
-}
-
-/** One path's `SELECT 1` round trips. */
-interface SelectOneSample {
-  readonly queries: number;
-  /** Wall time of each batch (ms), batch j of direct paired with batch j of proxy. */
-  readonly batchMs: number[];
-  readonly batchMeanUs: number[];
-  readonly batchMedianUs: number[];
-  readonly meanUs: number;
-  readonly p50Us: number;
-  readonly p99Us: number;
-}
-
-/** One path's bulk results. */
-interface BulkSample {
-  readonly seconds: number[];
-  /** Bytes pg's socket read per result (on TLS paths the TLS socket counts the decrypted bytes, so all paths agree). */
-  readonly bytesReadPerQuery: number;
 }
 
 /** What the measuring worker reports. */
@@ -336,53 +319,6 @@ function startBareRelay(
   });
 }
 
-/**
- * A TCP server on `localhost` (where the proxy, whose upstream must be a name the emulator
- * certificate carries, and the TLS clients reach it) that opens a connection to `upstream` for
- * every client (`noDelay` on both) and hands both sockets to `relay`.
- */
-async function listenRelay(
-  upstream: Endpoint,
-  relay: (client: Socket, server: Socket) => void,
-): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server = createServer({ noDelay: true }, (client) => {
-    connections += 1;
-    const upstreamSocket = connect({ host: upstream.host, port: upstream.port, noDelay: true });
-    const pair = [client, upstreamSocket];
-    const destroy = () => {
-      for (const socket of pair) {
-        socket.destroy();
-        sockets.delete(socket);
-      }
-    };
-    for (const socket of pair) {
-      sockets.add(socket);
-      socket.on("error", destroy);
-      socket.on("close", destroy);
-    }
-    relay(client, upstreamSocket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "localhost", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  return {
-    port: typeof address === "object" && address ? address.port : 0,
-    connections: () => connections,
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
-}
-
 /** Up to this many bytes wait in the relay per direction before it stops reading (a window of sorts). */
 const RELAY_HIGH_WATER = 4 * 1024 * 1024;
 
@@ -499,17 +435,6 @@ class DelayLine {
   }
 }
 
-/**
- * The orders batch rounds cycle through: every rotation of `paths` and its reverse, so that over
- * 2n rounds each path runs in each position equally often, and after each other path as often as before it.
- */
-function rotations<T>(paths: readonly T[]): T[][] {
-  return paths.flatMap((_, k) => {
-    const rotated = [...paths.slice(k), ...paths.slice(0, k)];
-    return [rotated, [...rotated].reverse()];
-  });
-}
-
 /** The measuring worker: SELECT 1 batches rotating between the paths, then bulk results rotating. */
 async function measureProxyRelay(task: ProxyRelayClientTask): Promise<ProxyRelayClientSample> {
   const token = process.env[STATIC_TOKEN_VARIABLE];
@@ -542,7 +467,6 @@ async function measureProxyRelay(task: ProxyRelayClientTask): Promise<ProxyRelay
     (client(path) as unknown as { connection: { stream: Socket } }).connection.stream;
   const query = async (path: Path, text: string) =>
     (await client(path).query({ text, rowMode: "array" })).rowCount ?? 0;
-  const orders = rotations(paths);
   try {
     await Promise.all(paths.map((path) => client(path).connect()));
     const directSocket = socket("direct") as TLSSocket;
@@ -554,74 +478,19 @@ async function measureProxyRelay(task: ProxyRelayClientTask): Promise<ProxyRelay
     for (const path of paths)
       users[path] = String((await client(path).query("select current_user as u")).rows[0]?.u);
 
-    // SELECT 1: warm-up, then batch j of every path back to back, the order rotating.
-    for (let i = 0; i < task.warmupQueries; i++) for (const path of paths) await query(path, "select 1");
-    const batchSize = Math.max(1, Math.floor(task.queries / task.batches));
-    const perPath = new Map(
+    const sessions = new Map<Path, PathSession>(
       paths.map((path) => [
         path,
-        {
-          latencies: new Float64Array(batchSize * task.batches),
-          batchMs: [] as number[],
-          batchMeanUs: [] as number[],
-          batchMedianUs: [] as number[],
-        },
+        { query: (text: string) => query(path, text), bytesRead: () => socket(path).bytesRead },
       ]),
     );
-    for (let batch = 0; batch < task.batches; batch++) {
-      for (const path of orders[batch % orders.length] as Path[]) {
-        const record = perPath.get(path);
-        if (!record) continue;
-        const offset = batch * batchSize;
-        const began = performance.now();
-        for (let i = 0; i < batchSize; i++) {
-          const start = performance.now();
-          await query(path, "select 1");
-          record.latencies[offset + i] = (performance.now() - start) * 1000;
-        }
-        record.batchMs.push(performance.now() - began);
-        const values = Array.from(record.latencies.subarray(offset, offset + batchSize));
-        record.batchMeanUs.push(mean(values));
-        record.batchMedianUs.push(median(values));
-      }
-    }
-    const select: Partial<Record<Path, SelectOneSample>> = {};
-    for (const [path, record] of perPath) {
-      const sorted = Array.from(record.latencies).sort((a, b) => a - b);
-      select[path] = {
-        queries: sorted.length,
-        batchMs: record.batchMs,
-        batchMeanUs: record.batchMeanUs,
-        batchMedianUs: record.batchMedianUs,
-        meanUs: mean(sorted),
-        p50Us: percentile(sorted, 50),
-        p99Us: percentile(sorted, 99),
-      };
-    }
-
-    // Bulk: one warm-up result per path, then results rotating between the paths.
+    const select = await measureSelectOne(sessions, {
+      queries: task.queries,
+      batches: task.batches,
+      warmupQueries: task.warmupQueries,
+    });
     const bulkQuery = `select repeat('x', 1000) from generate_series(1, ${task.bulkRows})`;
-    for (const path of paths) await query(path, bulkQuery);
-    const seconds = new Map(paths.map((path) => [path, [] as number[]]));
-    const bytesRead = new Map(paths.map((path) => [path, 0]));
-    for (let repeat = 0; repeat < task.bulkRepeats; repeat++) {
-      for (const path of orders[repeat % orders.length] as Path[]) {
-        const before = socket(path).bytesRead;
-        const start = performance.now();
-        const rows = await query(path, bulkQuery);
-        seconds.get(path)?.push((performance.now() - start) / 1000);
-        bytesRead.set(path, (bytesRead.get(path) ?? 0) + socket(path).bytesRead - before);
-        if (rows !== task.bulkRows)
-          throw new Error(`bulk result on ${path}: ${rows} rows, expected ${task.bulkRows}`);
-      }
-    }
-    const bulk: Partial<Record<Path, BulkSample>> = {};
-    for (const path of paths) {
-      bulk[path] = {
-        seconds: seconds.get(path) ?? [],
-        bytesReadPerQuery: (bytesRead.get(path) ?? 0) / task.bulkRepeats,
-      };
-    }
+    const bulk = await measureBulk(sessions, bulkQuery, task.bulkRepeats, task.bulkRows);
     return { paths, select, bulk, bulkQuery, directTls, users };
   } finally {
     await Promise.allSettled(paths.map((path) => client(path).end()));
@@ -735,52 +604,17 @@ function goalText(goal: Goal | undefined): string {
   return goal ? `${goal.op === ">=" ? "≥" : "≤"} ${goal.value}${goal.unit ?? ""}` : "-";
 }
 
-function signed(interval: Interval, digits = 1): string {
-  const sign = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
-  if (!Number.isFinite(interval.low)) return `${sign(interval.estimate)} [n/a]`;
-  return `${sign(interval.estimate)} [${sign(interval.low)}, ${sign(interval.high)}]`;
-}
-
-/** One path against `direct` in one network setting: the ratios and differences, with their intervals. */
-interface Comparison {
-  readonly opsPerSec: { readonly direct: number; readonly path: number };
-  readonly selectOneRatio: Interval;
-  readonly addedMeanUs: Interval;
-  readonly addedMedianUs: Interval;
-  readonly pooledMedianDifferenceUs: number;
-  readonly bulkMBPerSec: { readonly direct: Spread; readonly path: Spread };
-  readonly bulkRatio: Interval;
-}
-
-function opsPerSec(sample: SelectOneSample): number {
-  return sample.queries / (sample.batchMs.reduce((sum, ms) => sum + ms, 0) / 1000);
-}
-
 /** The result's PostgreSQL wire bytes (MB), as read on the proxy client's plain socket. */
 function payloadMB(sample: ProxyRelayClientSample): number {
   return (sample.bulk.proxy?.bytesReadPerQuery ?? Number.NaN) / 1e6;
 }
 
 function compare(sample: ProxyRelayClientSample, path: Path): Comparison {
-  const direct = sample.select.direct as SelectOneSample;
-  const other = sample.select[path] as SelectOneSample;
-  const directBulk = sample.bulk.direct as BulkSample;
-  const otherBulk = sample.bulk[path] as BulkSample;
-  const mb = payloadMB(sample);
-  const differences = (a: number[], b: number[]) => a.map((value, i) => value - (b[i] as number));
-  return {
-    opsPerSec: { direct: opsPerSec(direct), path: opsPerSec(other) },
-    // Per batch pair: path queries/s over direct queries/s = direct time / path time.
-    selectOneRatio: geometricMeanRatio(direct.batchMs, other.batchMs, 1),
-    addedMeanUs: meanInterval(differences(other.batchMeanUs, direct.batchMeanUs)),
-    addedMedianUs: meanInterval(differences(other.batchMedianUs, direct.batchMedianUs)),
-    pooledMedianDifferenceUs: other.p50Us - direct.p50Us,
-    bulkMBPerSec: {
-      direct: spread(directBulk.seconds.map((s) => mb / s)),
-      path: spread(otherBulk.seconds.map((s) => mb / s)),
-    },
-    bulkRatio: geometricMeanRatio(directBulk.seconds, otherBulk.seconds, 1),
-  };
+  const at = (p: Path) => ({
+    select: sample.select[p] as SelectOneSample,
+    bulk: sample.bulk[p] as BulkSample,
+  });
+  return comparePaths(at("direct"), at(path), payloadMB(sample));
 }
 
 const PATH_LABELS: Readonly<Record<Path, string>> = {
@@ -956,7 +790,7 @@ export async function benchProxyRelay(context: BenchContext): Promise<BenchOutco
         [
           ...label,
           `SELECT 1/s (${select.path.queries} per path)`,
-          c.opsPerSec.direct.toFixed(0),
+          c.opsPerSec.reference.toFixed(0),
           c.opsPerSec.path.toFixed(0),
           formatInterval(c.selectOneRatio),
           goalText(goals.selectOneRatio),
@@ -983,7 +817,7 @@ export async function benchProxyRelay(context: BenchContext): Promise<BenchOutco
         [
           ...label,
           `bulk MB/s (${c.bulkMBPerSec.path.values.length} x ${mb.toFixed(1)} MB per path)`,
-          formatSpread(c.bulkMBPerSec.direct, 1),
+          formatSpread(c.bulkMBPerSec.reference, 1),
           formatSpread(c.bulkMBPerSec.path, 1),
           formatInterval(c.bulkRatio),
           goalText(goals.bulkRatio),

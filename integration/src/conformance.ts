@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { inspect } from "node:util";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { AzureLogger, getLogLevel, setLogLevel } from "@azure/logger";
@@ -9,7 +10,8 @@ import {
   scopeFor,
 } from "@org/entra-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { type Harness, type HarnessEngine, startHarness } from "./start-harness.js";
+import { type BackendEngine, type BackendSource, serverVersion } from "./select-backend.js";
+import { type Harness, type HarnessEngine, type HarnessIdentity, startHarness } from "./start-harness.js";
 
 /** A pool of the adapter under test whose `cycle()` authenticates a NEW physical connection. */
 export interface ChurningPool {
@@ -48,6 +50,22 @@ export interface ConformanceTarget {
    * one pool. Every such login must succeed. Defaults to 0.
    */
   readonly probeLoginsPerPool?: number;
+}
+
+/** Options for {@link describeConformance}. */
+export interface ConformanceOptions {
+  /**
+   * Where the database comes from: `"container"` runs the suite against a database started by
+   * testcontainers (the second server version per engine); `"any"` (default) the usual selection.
+   */
+  readonly backend?: BackendSource;
+  /**
+   * How the app signs in (see `HarnessIdentity`): `managed-identity` (default), `service-principal`
+   * (client secret, `DefaultAzureCredential`'s environment link) or `workload-identity` (federated
+   * token file). Every case runs unchanged; the token requests counted are then the Entra token
+   * endpoint's.
+   */
+  readonly identity?: HarnessIdentity;
 }
 
 /** The messages the emulator's gateways send, per engine (Azure's own, see FACTS.md). */
@@ -110,7 +128,10 @@ const RESOURCE = {
 /** The emulator's fault-injection handle for each engine's gateway. */
 const GATEWAY_FAULTS = { postgresql: "postgres", mysql: "mysql", sqlserver: "sqlserver" } as const;
 
-const DEFAULT_LIFETIME_IN_SECONDS = 240; // under MSAL's 5-minute reuse threshold: every fetch reaches the emulator
+// Under MSAL's 5-minute reuse threshold (tokenRenewalOffsetSeconds, 300 s: its managed-identity
+// client and its confidential client, which service principals and workload identity use, alike):
+// every fetch reaches the emulator, so the counters see what the shared provider asks for.
+const DEFAULT_LIFETIME_IN_SECONDS = 240;
 const CHURN_LIFETIME_IN_SECONDS = 3;
 const CHURN_RUN_FOR_IN_MS = Number(process.env.ENTRA_IT_CHURN_MS ?? 9_000);
 const BURST = 200;
@@ -141,8 +162,11 @@ function settle<T>(promise: Promise<T>): Promise<Error | undefined> {
  * and the real `DefaultAzureCredential`. Call it at the top level of a test file: each file runs in
  * its own worker, which @azure/identity's per-process managed-identity state requires.
  */
-export function describeConformance(target: ConformanceTarget): void {
-  describe(`${target.name} conformance (${target.engine} through the emulator)`, () => {
+export function describeConformance(target: ConformanceTarget, options: ConformanceOptions = {}): void {
+  const backend = options.backend ?? "any";
+  const where = backend === "container" ? `${target.engine} in a testcontainers container` : target.engine;
+  const signIn = options.identity && options.identity !== "managed-identity" ? `, ${options.identity}` : "";
+  describe(`${target.name} conformance (${where} through the emulator${signIn})`, () => {
     let harness: Harness;
     const messages = SERVER_MESSAGES[target.engine];
     const probe = target.probeLoginsPerPool ?? 0;
@@ -152,10 +176,17 @@ export function describeConformance(target: ConformanceTarget): void {
     beforeAll(async () => {
       harness = await startHarness({
         engines: [target.engine],
+        backend,
+        identity: options.identity,
         tokenLifetimeInSeconds: DEFAULT_LIFETIME_IN_SECONDS,
         // No clock-skew allowance at the gateways: a token handed out even slightly expired is refused.
         clockSkewInSeconds: 0,
       });
+      const selected = harness.backends[target.engine as BackendEngine];
+      if (selected)
+        console.info(
+          `${target.name}: backend ${selected.kind}${selected.image ? ` ${selected.image}` : ""}: ${await serverVersion(selected.url)}`,
+        );
     });
 
     afterAll(async () => {
@@ -355,6 +386,15 @@ export function describeConformance(target: ConformanceTarget): void {
         for (const secret of [canary, current]) {
           expect(output.includes(secret)).toBe(false);
           expect(output.includes(secret.slice(-40))).toBe(false); // not even the signature's tail
+        }
+        // A service principal's own credential (client secret, federated assertion) leaks nowhere either.
+        const clientSecret = harness.emulator.identities[0]?.clientSecret;
+        if (options.identity === "service-principal") expect(clientSecret?.length).toBeGreaterThan(20);
+        if (clientSecret) expect(output.includes(clientSecret)).toBe(false);
+        const federatedTokenFile = process.env.AZURE_FEDERATED_TOKEN_FILE;
+        if (options.identity === "workload-identity" && federatedTokenFile) {
+          const assertion = (await readFile(federatedTokenFile, "utf8")).trim();
+          expect(output.includes(assertion.slice(-40))).toBe(false);
         }
         // Nor any other token issued meanwhile (rejections made the provider fetch new ones).
         expect(output).not.toMatch(JWT_PATTERN);

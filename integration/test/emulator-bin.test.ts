@@ -118,6 +118,7 @@ it.each([
   ["--identity-port", ["--no-postgres"]],
   ["--postgres-port", () => ["--postgres-url", backendUrl]],
   ["--sqlserver-port", ["--no-postgres"]],
+  ["--authority-port", ["--no-postgres"]],
 ] as const)("a port in use fails with one line naming %s and the port, exit 1", async (flag, extra) => {
   const { server, port } = await occupiedPort();
   try {
@@ -197,4 +198,75 @@ it("PGlite start-up reports progress on stderr while stdout carries only the exp
   expect(out.length).toBeGreaterThan(5);
   for (const line of out) expect(line).toMatch(/^export [A-Z_]+='[^']*'$/);
   expect(out).toContain("export AZURE_POSTGRESQL_USER='emulated-app'");
+});
+
+it("--service-principal with --credential workload-identity prints the env the unmodified app signs in with", async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      "--postgres-url",
+      backendUrl,
+      "--service-principal",
+      "orders-api",
+      "--credential",
+      "workload-identity",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH } },
+  );
+  try {
+    let stdout = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.resume();
+    for (let i = 0; i < 100 && !/AZURE_POSTGRESQL_SSL=/.test(stdout); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const printed: Record<string, string> = {};
+    for (const match of stdout.matchAll(/^export ([A-Z_]+)='((?:[^']|'\\'')*)'$/gm)) {
+      printed[match[1] as string] = (match[2] as string).replaceAll(`'\\''`, "'");
+    }
+    expect(printed).toMatchObject({
+      AZURE_TOKEN_CREDENTIALS: "WorkloadIdentityCredential",
+      AZURE_AUTHORITY_HOST: expect.stringMatching(/^https:\/\/localhost:\d+$/),
+      AZURE_TENANT_ID: expect.any(String),
+      AZURE_CLIENT_ID: expect.any(String),
+      AZURE_FEDERATED_TOKEN_FILE: expect.any(String),
+      HTTPS_PROXY: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      AZURE_POSTGRESQL_USER: "orders-api",
+    });
+    expect(printed).not.toHaveProperty("IDENTITY_ENDPOINT");
+    expect(existsSync(printed.AZURE_FEDERATED_TOKEN_FILE as string)).toBe(true);
+    const { stdout: appOut } = await promisify(execFile)(process.execPath, [app], {
+      env: { PATH: process.env.PATH, ...printed, APP_RUN_FOR_MS: "1000" },
+      timeout: 30_000,
+    });
+    expect(JSON.parse(appOut.trim())).toMatchObject({
+      users: ["orders-api"],
+      ssl: { rejectUnauthorized: true },
+    });
+  } finally {
+    child.kill("SIGTERM");
+    await once(child, "exit");
+  }
+});
+
+it("--credential without --service-principal is a usage error, exit 2", async () => {
+  expect(await runBin(["--no-postgres", "--credential", "certificate"])).toEqual({
+    status: 2,
+    stdout: "",
+    stderr: "entra-emulator: --credential needs --service-principal <name>\n",
+  });
+  const bad = await runBin([
+    "--no-postgres",
+    "--service-principal",
+    "orders-api",
+    "--credential",
+    "password",
+  ]);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toBe(
+    'entra-emulator: --credential must be secret, certificate or workload-identity, got "password"\n',
+  );
 });

@@ -28,8 +28,8 @@ function appEnv(): Record<string, string> {
     harness.emulator.env;
   return {
     PATH: process.env.PATH as string,
-    IDENTITY_ENDPOINT,
-    IDENTITY_HEADER,
+    IDENTITY_ENDPOINT: IDENTITY_ENDPOINT as string, // a managed identity's env has both
+    IDENTITY_HEADER: IDENTITY_HEADER as string,
     AZURE_TOKEN_CREDENTIALS,
     NODE_EXTRA_CA_CERTS,
   };

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { type BackendProbes, realProbes, selectBackend } from "../src/select-backend.js";
+import { describe, expect, it, vi } from "vitest";
+import { type BackendProbes, containerImages, realProbes, selectBackend } from "../src/select-backend.js";
 
 function probes(overrides: Partial<BackendProbes>): BackendProbes & { started: number } {
   const state = {
@@ -74,7 +74,7 @@ describe("integration backend selection", () => {
     await expect(selectBackend("postgresql", p)).rejects.toThrow(/No PostgreSQL backend/);
   });
 
-  it("with the real Docker detection, ends within its bound (no engine here: how-to-start advice)", async () => {
+  it("with the real Docker detection, ends within its bound (advice without an engine, a container start with one)", async () => {
     const p = probes({
       dockerAvailable: realProbes.dockerAvailable,
       dockerTimeoutInMs: 3_000,
@@ -86,5 +86,63 @@ describe("integration backend selection", () => {
       /No PostgreSQL backend|container start attempted/,
     );
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  describe("the testcontainers pass (source: container)", () => {
+    it("starts a container even when the local service answers", async () => {
+      const p = probes({ tcpOpen: async () => true, dockerAvailable: async () => true });
+      expect(await selectBackend("postgresql", p, { source: "container" })).toMatchObject({
+        kind: "container",
+      });
+      expect(p.started).toBe(1);
+    });
+
+    it("without a Docker engine, says so and uses the local service", async () => {
+      const warnings: string[] = [];
+      const warn = vi.spyOn(console, "warn").mockImplementation((line: string) => void warnings.push(line));
+      try {
+        const p = probes({ tcpOpen: async () => true });
+        expect((await selectBackend("mysql", p, { source: "container" })).kind).toBe("local");
+        expect(warnings.join("\n")).toMatch(
+          /MySQL\/MariaDB testcontainers pass found no Docker engine.*local services/,
+        );
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    it("ENTRA_IT_CONTAINERS=required turns a missing engine into an error that says how to start one", async () => {
+      const p = probes({ env: { ENTRA_IT_CONTAINERS: "required" }, tcpOpen: async () => true });
+      await expect(selectBackend("postgresql", p, { source: "container" })).rejects.toThrow(
+        /No Docker engine answered.*ENTRA_IT_CONTAINERS=required.*ensure-docker\.sh/s,
+      );
+      expect(p.started).toBe(0);
+    });
+
+    it("ENTRA_IT_CONTAINERS=off uses the local service without asking Docker", async () => {
+      let asked = 0;
+      const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+      try {
+        const p = probes({
+          env: { ENTRA_IT_CONTAINERS: "off" },
+          tcpOpen: async () => true,
+          dockerAvailable: async () => ++asked > 0,
+        });
+        expect((await selectBackend("postgresql", p, { source: "container" })).kind).toBe("local");
+        expect(asked).toBe(0);
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    it("uses the images the environment names, else the official ones", () => {
+      expect(containerImages({})).toEqual({ postgresql: "postgres:17-alpine", mysql: "mariadb:11" });
+      expect(
+        containerImages({
+          ENTRA_IT_POSTGRES_IMAGE: "entra-local/postgres:17",
+          ENTRA_IT_MARIADB_IMAGE: "m:1",
+        }),
+      ).toEqual({ postgresql: "entra-local/postgres:17", mysql: "m:1" });
+    });
   });
 });

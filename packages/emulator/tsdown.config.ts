@@ -1,7 +1,7 @@
 import { defineConfig } from "tsdown";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/bin.ts"],
+  entry: ["src/index.ts", "src/testcontainers.ts", "src/bin.ts"],
   format: ["esm", "cjs"],
   dts: true,
   platform: "node",

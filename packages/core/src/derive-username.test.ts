@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deriveUsername } from "./derive-username.js";
+import { deriveUsername, servicePrincipalAppId } from "./derive-username.js";
 import { resolveUsername } from "./resolve-username.js";
 
 function jwt(payload: unknown): string {
@@ -44,6 +44,35 @@ describe("derive-username", () => {
     expect(resolveUsername({ token })).toBe("dev@contoso.com");
     expect(() => resolveUsername({ token: "junk" })).toThrow(
       expect.objectContaining({ code: "USERNAME_UNRESOLVED" }),
+    );
+  });
+
+  it("recognises a service principal's app-only token, which names nobody", () => {
+    const app = { appid: "11111111-2222-4333-8444-555555555555", oid: "o", idtyp: "app", tid: "t" };
+    expect(deriveUsername(jwt(app))).toBeUndefined();
+    expect(servicePrincipalAppId(jwt(app))).toBe(app.appid);
+    expect(servicePrincipalAppId(jwt({ azp: "v2-client", oid: "o" }))).toBe("v2-client");
+    // A managed identity, a user, a delegated token and non-tokens are not service principals.
+    expect(servicePrincipalAppId(jwt({ ...app, xms_mirid: MIRID }))).toBeUndefined();
+    expect(servicePrincipalAppId(jwt({ ...app, upn: "dev@contoso.com" }))).toBeUndefined();
+    expect(servicePrincipalAppId(jwt({ ...app, scp: "user_impersonation" }))).toBeUndefined();
+    expect(servicePrincipalAppId("junk")).toBeUndefined();
+    expect(servicePrincipalAppId(undefined)).toBeUndefined();
+  });
+
+  it("resolveUsername says a service principal's user is its display name, from the config or *_USER", () => {
+    const token = jwt({ appid: "11111111-2222-4333-8444-555555555555", idtyp: "app" });
+    expect(resolveUsername({ envUser: "Orders API", token })).toBe("Orders API");
+    expect(() => resolveUsername({ token, engine: "mysql" })).toThrow(
+      expect.objectContaining({
+        code: "USERNAME_UNRESOLVED",
+        hint: expect.stringContaining(
+          "service principal with client ID 11111111-2222-4333-8444-555555555555: it carries no name",
+        ),
+      }),
+    );
+    expect(() => resolveUsername({ token, engine: "mysql" })).toThrow(
+      expect.objectContaining({ hint: expect.stringContaining("or set AZURE_MYSQL_USER to it.") }),
     );
   });
 });

@@ -32,3 +32,24 @@ export function deriveUsername(token: string): string | undefined {
   }
   return nonEmpty(payload.upn) ?? nonEmpty(payload.preferred_username) ?? nonEmpty(payload.unique_name);
 }
+
+/**
+ * The application (client) id of a service principal's app-only token, which names nobody: no
+ * `xms_mirid` (a managed identity), no `upn`/`preferred_username`/`unique_name` and no delegated
+ * `scp`, but an `appid` (v1) or `azp` (v2). Azure's databases know such a principal by its display
+ * name, which the token does not carry. `undefined` for any other token. Internal.
+ */
+export function servicePrincipalAppId(token: string | undefined): string | undefined {
+  if (typeof token !== "string" || deriveUsername(token) !== undefined) return undefined;
+  const payload = decodeJwtPayload(token);
+  if (!payload || nonEmpty(payload.scp)) return undefined;
+  return nonEmpty(payload.appid) ?? nonEmpty(payload.azp);
+}
+
+/**
+ * The hint for a service principal's token whose user name is not known: where the name comes from.
+ * Internal.
+ */
+export function servicePrincipalUserHint(appId: string, variable: string, setting: string): string {
+  return `The token is app-only, from the service principal with client ID ${appId}: it carries no name. Azure names a service principal's database user after its display name (pgaadauth_create_principal('<name>', …), CREATE AADUSER '<name>', CREATE USER [<name>] FROM EXTERNAL PROVIDER): pass \`${setting}: "<display name>"\` or set ${variable} to it.`;
+}

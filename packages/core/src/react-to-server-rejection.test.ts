@@ -59,6 +59,21 @@ describe("reactToServerRejection", () => {
     expect(error.message).not.toContain(token);
   });
 
+  it("says where a service principal's user name comes from: its app-only token names nobody", () => {
+    const appId = "0b5f7e3c-0000-4000-8000-00000000a991";
+    const token = fakeJwt({ appid: appId, oid: "0b5f7e3c-0000-4000-8000-00000000b992", idtyp: "app" });
+    const error = new Error('password authentication failed for user "orders-api"');
+    reactToServerRejection(error, {
+      engine: "postgresql",
+      adapter: "@org/pg-entra",
+      token,
+      user: "orders-api",
+    });
+    expect(error.message).toContain(`from the service principal with client ID ${appId}: it carries no name`);
+    expect(error.message).toContain('pass `user: "<display name>"` or set AZURE_POSTGRESQL_USER to it.');
+    expect(error.message).not.toContain(token);
+  });
+
   it("keeps the token's own name out when it is the user that was refused", () => {
     const error = new Error('password authentication failed for user "canary-app"');
     reactToServerRejection(error, {

@@ -1,4 +1,4 @@
-import { deriveUsername } from "./derive-username.js";
+import { deriveUsername, servicePrincipalAppId, servicePrincipalUserHint } from "./derive-username.js";
 import { logger } from "./logger.js";
 import { serviceConnectorVariable } from "./resolve-settings.js";
 import type { Engine } from "./scope-for.js";
@@ -75,8 +75,13 @@ export function reactToServerRejection(
   // Azure SQL takes no user name: its principal is the token's.
   if (described.code === "PRINCIPAL_UNKNOWN" && rejection.token && rejection.engine !== "sqlserver") {
     const owner = deriveUsername(rejection.token);
+    const variable = serviceConnectorVariable(rejection.engine, "USER");
+    const setting = rejection.userSetting ?? "user";
+    const appId = owner ? undefined : servicePrincipalAppId(rejection.token);
     if (owner && owner !== rejection.user) {
-      hint += ` The token belongs to "${owner}"; pass \`${rejection.userSetting ?? "user"}: "${owner}"\` or set ${serviceConnectorVariable(rejection.engine, "USER")}.`;
+      hint += ` The token belongs to "${owner}"; pass \`${setting}: "${owner}"\` or set ${variable}.`;
+    } else if (appId) {
+      hint += ` ${servicePrincipalUserHint(appId, variable, setting)}`;
     }
   }
   error.message = `${error.message} [${rejection.adapter} ${described.code}] ${hint}`;

@@ -1,4 +1,4 @@
-import { deriveUsername } from "./derive-username.js";
+import { deriveUsername, servicePrincipalAppId, servicePrincipalUserHint } from "./derive-username.js";
 import { EntraAuthError } from "./entra-auth-error.js";
 import { serviceConnectorVariable } from "./resolve-settings.js";
 import type { Engine } from "./scope-for.js";
@@ -17,7 +17,8 @@ export interface ResolveUsernameInput {
 
 /**
  * Picks the database username: `explicit`, else `envUser`, else the token's claims (the first
- * non-empty, in that order). Entra group names pass through untouched.
+ * non-empty, in that order). Entra group names pass through untouched. A service principal's
+ * app-only token names nobody, so its user (the display name) must come from `explicit` or `envUser`.
  *
  * @example
  * ```ts
@@ -34,11 +35,14 @@ export function resolveUsername(input: ResolveUsernameInput): string {
   const variable = input.engine
     ? serviceConnectorVariable(input.engine, "USER")
     : "the Service Connector *_USER variable";
+  const appId = servicePrincipalAppId(input.token);
   throw new EntraAuthError(
     "USERNAME_UNRESOLVED",
     "No database username was given and none could be read from the token.",
     {
-      hint: `Pass the user in the config (\`user\`, or \`username\` for ORMs), \`username\` in the options, or set ${variable} to the Entra principal's name.`,
+      hint: appId
+        ? servicePrincipalUserHint(appId, variable, "user")
+        : `Pass the user in the config (\`user\`, or \`username\` for ORMs), \`username\` in the options, or set ${variable} to the Entra principal's name.`,
     },
   );
 }

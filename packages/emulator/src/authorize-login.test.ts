@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   authorizeLogin,
+  authorizeSqlLogin,
   type LoginPolicy,
   type LoginRejectionReason,
   ossrdbmsResource,
+  sqlDatabaseResource,
 } from "./authorize-login.js";
 import { resolveIdentities } from "./resolve-identities.js";
 import { createTokenIssuer, type TokenIssuer } from "./token-issuer.js";
@@ -127,5 +129,62 @@ describe("authorize-login", () => {
     expect(authorizeLogin(login(token, "orders-app"), withFaults)).toEqual({ ok: false, reason: "invalid" });
     expect(authorizeLogin(login(token, "orders-app"), withFaults).ok).toBe(true);
     expect(pendingRejections).toEqual([]);
+  });
+});
+
+describe("authorize-login for service principals", () => {
+  const [sp] = resolveIdentities([{ name: "Orders API", kind: "servicePrincipal" }]) as [
+    ReturnType<typeof resolveIdentities>[0],
+  ];
+  const servicePrincipals = [{ name: sp.name, objectId: sp.objectId, clientId: sp.clientId }];
+  const appToken = (audience = ossrdbmsResource, claims: Record<string, unknown> = {}) =>
+    issuer.mintToken({ identity: sp, audience, lifetimeInSeconds: 600, claims }).token;
+
+  it("an app token names no principal: the registered service principal's display name is the user", () => {
+    expect(authorizeLogin(login(appToken(), "Orders API"), { ...policy, servicePrincipals })).toEqual({
+      ok: true,
+      backendUser: "Orders API",
+    });
+    expect(authorizeLogin(login(appToken(), "orders-app"), { ...policy, servicePrincipals })).toEqual({
+      ok: false,
+      reason: "principal",
+    });
+    // Not registered (no pgaadauth_create_principal / CREATE AADUSER): refused.
+    expect(authorizeLogin(login(appToken(), "Orders API"), policy)).toEqual({
+      ok: false,
+      reason: "principal",
+    });
+  });
+
+  it("PostgreSQL matches the object id, MySQL and Azure SQL the client id", () => {
+    const otherObject = appToken(ossrdbmsResource, { oid: "00000000-0000-4000-8000-0000000000aa" });
+    expect(authorizeLogin(login(otherObject, "Orders API"), { ...policy, servicePrincipals }).ok).toBe(false);
+    expect(
+      authorizeLogin(login(otherObject, "Orders API"), {
+        ...policy,
+        servicePrincipals,
+        servicePrincipalClaim: "appid",
+      }).ok,
+    ).toBe(true);
+    const sqlPolicy = {
+      tenantId: issuer.tenantId,
+      jwks: issuer.jwks,
+      nowMs,
+      principals: [sp.name],
+      servicePrincipals,
+    };
+    const sqlRequest = { database: "emulated-db", remoteAddress: "127.0.0.1" };
+    expect(
+      authorizeSqlLogin({ ...sqlRequest, token: appToken(sqlDatabaseResource) }, sqlPolicy),
+    ).toMatchObject({
+      ok: true,
+      user: "Orders API",
+      login: "Orders API",
+    });
+    const otherApp = appToken(sqlDatabaseResource, { appid: "00000000-0000-4000-8000-0000000000bb" });
+    expect(authorizeSqlLogin({ ...sqlRequest, token: otherApp }, sqlPolicy)).toEqual({
+      ok: false,
+      reason: "principal",
+    });
   });
 });

@@ -42,13 +42,55 @@ export interface LoginPolicy {
    * The array is mutated.
    */
   readonly pendingRejections?: LoginRejectionReason[];
+  /**
+   * Service principals that are database principals under their display names. Their app tokens carry
+   * no name (no `xms_mirid`, `upn`, …), so the server finds the principal by the id it stored when
+   * the user was created: see {@link LoginPolicy.servicePrincipalClaim}. Defaults to none.
+   */
+  readonly servicePrincipals?: readonly ServicePrincipalEntry[];
+  /**
+   * The claim a service principal's token is matched by: `oid` (Azure Database for PostgreSQL,
+   * `pgaadauth_create_principal` stores the object id; the default) or `appid` (Azure Database for
+   * MySQL, `CREATE AADUSER '<name>' IDENTIFIED BY '<client id>'`; Azure SQL, whose user SID is the
+   * application id).
+   */
+  readonly servicePrincipalClaim?: "oid" | "appid";
+}
+
+/** A service principal as a database knows it: its display name and ids (see {@link LoginPolicy.servicePrincipals}). */
+export interface ServicePrincipalEntry {
+  /** Display name: the database user/role name. */
+  readonly name: string;
+  /** Object id, the token's `oid`. */
+  readonly objectId: string;
+  /** Application (client) id, the token's `appid`. */
+  readonly clientId: string;
+}
+
+/**
+ * The database principal name of a validated token: its name claim (last segment of `xms_mirid`,
+ * else `upn`, …), else, for an app token, the display name of the registered service principal whose
+ * `oid` (or `appid`, per `policy.servicePrincipalClaim`) it carries.
+ */
+function databasePrincipalOf(
+  principalName: string | undefined,
+  claims: Readonly<Record<string, unknown>>,
+  policy: Pick<LoginPolicy, "servicePrincipals" | "servicePrincipalClaim">,
+): string | undefined {
+  if (principalName !== undefined) return principalName;
+  const claim = policy.servicePrincipalClaim ?? "oid";
+  const id = claims[claim];
+  if (typeof id !== "string") return undefined;
+  const key = claim === "oid" ? "objectId" : "clientId";
+  return policy.servicePrincipals?.find((entry) => entry[key].toLowerCase() === id.toLowerCase())?.name;
 }
 
 /**
  * Decides a database login the way Azure Database for PostgreSQL with Entra auth does: pending
  * injected rejections first, then token validation (signature, issuer, tenant, `nbf`, `exp`,
  * audience), then principal-to-role mapping (the requested user must be the token's principal
- * name, or a role in `roles` listing the token's `oid`). Unless the policy says otherwise it
+ * name, or the display name of the service principal in `servicePrincipals` its app token names by
+ * `oid`/`appid`, or a role in `roles` listing the token's `oid`). Unless the policy says otherwise it
  * expects the PostgreSQL/MySQL audience, uses the current time and allows 30 seconds of clock skew.
  *
  * @example
@@ -62,7 +104,8 @@ export function authorizeLogin(request: LoginRequest, policy: LoginPolicy): Logi
   const result = checkLoginToken(request.token, policy, ossrdbmsResource);
   if (!result.ok) return { ok: false, reason: result.reason };
 
-  if (result.principalName !== undefined && result.principalName === request.user) {
+  const principal = databasePrincipalOf(result.principalName, result.claims, policy);
+  if (principal !== undefined && principal === request.user) {
     return { ok: true, backendUser: request.user };
   }
   const oid = result.claims.oid;
@@ -126,6 +169,8 @@ export type SqlLoginDecision =
       readonly user: string;
       /** The token's principal name (`SUSER_SNAME()`). */
       readonly login: string;
+      /** The token's `exp` in epoch milliseconds: when the session's token expires. */
+      readonly expiresOnTimestamp?: number;
     }
   | {
       /** The login is refused. */
@@ -147,7 +192,8 @@ export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences">
 /**
  * Decides an Azure SQL login: injected rejections, then token validation (audience
  * `https://database.windows.net`), then the principal must be a database user: its name (last
- * segment of `xms_mirid`, else `upn`/`preferred_username`/`unique_name`) is in `principals`, or its
+ * segment of `xms_mirid`, else `upn`/`preferred_username`/`unique_name`, else the display name of the
+ * service principal whose `appid` it carries) is in `principals`, or its
  * `oid` is a member of one of `users`. Unless the policy says otherwise it expects the SQL audience,
  * uses the current time and allows 30 seconds of clock skew.
  *
@@ -160,15 +206,21 @@ export interface SqlLoginPolicy extends Omit<LoginPolicy, "roles" | "audiences">
 export function authorizeSqlLogin(request: SqlLoginRequest, policy: SqlLoginPolicy): SqlLoginDecision {
   const result = checkLoginToken(request.token, policy, sqlDatabaseResource);
   if (!result.ok) return { ok: false, reason: result.reason };
-  const login = result.principalName ?? (typeof result.claims.oid === "string" ? result.claims.oid : "");
-  if (result.principalName !== undefined && policy.principals.includes(result.principalName)) {
-    return { ok: true, user: result.principalName, login };
+  const principal = databasePrincipalOf(result.principalName, result.claims, {
+    servicePrincipals: policy.servicePrincipals,
+    servicePrincipalClaim: policy.servicePrincipalClaim ?? "appid",
+  });
+  const login = principal ?? (typeof result.claims.oid === "string" ? result.claims.oid : "");
+  const exp = result.claims.exp;
+  const expiresOnTimestamp = typeof exp === "number" ? exp * 1000 : undefined;
+  if (principal !== undefined && policy.principals.includes(principal)) {
+    return { ok: true, user: principal, login, expiresOnTimestamp };
   }
   const oid = result.claims.oid;
   if (typeof oid === "string" && policy.users) {
     for (const [user, members] of Object.entries(policy.users)) {
       if (members.some((member) => member.toLowerCase() === oid.toLowerCase())) {
-        return { ok: true, user, login };
+        return { ok: true, user, login, expiresOnTimestamp };
       }
     }
   }

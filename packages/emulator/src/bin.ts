@@ -27,6 +27,14 @@ Options:
   --identity-port <port>   Port of the identity endpoint (default: ephemeral)
   --postgres-port <port>   Port of the PostgreSQL gateway (default: ephemeral)
   --user-assigned <name>   Make the default identity a user-assigned one with this name
+  --service-principal <name>
+                           Make the default identity a service principal with this display name: the
+                           printed env then signs in at the emulator's Entra authority
+                           (AZURE_AUTHORITY_HOST, AZURE_TENANT_ID, AZURE_CLIENT_ID, ...)
+  --credential <kind>      How the service principal signs in: secret (AZURE_CLIENT_SECRET; default),
+                           certificate (AZURE_CLIENT_CERTIFICATE_PATH) or workload-identity
+                           (AZURE_FEDERATED_TOKEN_FILE, rewritten before it expires)
+  --authority-port <port>  Port of the Entra authority (default: ephemeral)
   -h, --help               Show this help
   -v, --version            Show the version
 
@@ -40,6 +48,8 @@ Examples:
   entra-emulator --no-postgres --mysql-url mysql://root@127.0.0.1:3306/test
   # Azure SQL Database endpoint only, on a fixed port (no server needed)
   entra-emulator --no-postgres --sqlserver --sqlserver-port 14330
+  # A service principal with workload identity (AKS, GitHub Actions) instead of a managed identity
+  entra-emulator --service-principal orders-api --credential workload-identity
 
 Copy the printed export lines into the shell (or .env) of the app under test.
 Stop with Ctrl+C (SIGINT) or SIGTERM.
@@ -68,6 +78,7 @@ interface Invocation {
 
 const partNames: Readonly<Record<EmulatorPart, string>> = {
   identity: "identity endpoint",
+  authority: "Entra authority",
   postgres: "PostgreSQL gateway",
   mysql: "MySQL gateway",
   sqlserver: "Azure SQL endpoint",
@@ -150,6 +161,9 @@ function parseCommandLine(args: readonly string[]) {
         "identity-port": { type: "string" },
         "postgres-port": { type: "string" },
         "user-assigned": { type: "string" },
+        "service-principal": { type: "string" },
+        credential: { type: "string" },
+        "authority-port": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -169,6 +183,24 @@ function parseCommandLine(args: readonly string[]) {
 /** Reads the command line and the environment into emulator options; throws a {@link UsageError}. */
 function plan(values: ReturnType<typeof parseCommandLine>, env: NodeJS.ProcessEnv): Invocation {
   const identityPort = portNumber("--identity-port", values["identity-port"]);
+  const authorityPort = portNumber("--authority-port", values["authority-port"]);
+  const credentialFlags = {
+    secret: "secret",
+    certificate: "certificate",
+    "workload-identity": "workloadIdentity",
+  } as const;
+  const credential = values.credential;
+  if (credential !== undefined && !Object.hasOwn(credentialFlags, credential)) {
+    throw new UsageError(
+      `--credential must be secret, certificate or workload-identity, got "${credential}"`,
+    );
+  }
+  if (credential !== undefined && values["service-principal"] === undefined) {
+    throw new UsageError("--credential needs --service-principal <name>");
+  }
+  if (values["service-principal"] !== undefined && values["user-assigned"] !== undefined) {
+    throw new UsageError("--service-principal and --user-assigned both name the default identity: pick one");
+  }
   const postgresPort = portNumber("--postgres-port", values["postgres-port"]);
   const mysqlPort = portNumber("--mysql-port", values["mysql-port"]);
   const sqlserverPort = portNumber("--sqlserver-port", values["sqlserver-port"]);
@@ -202,6 +234,7 @@ function plan(values: ReturnType<typeof parseCommandLine>, env: NodeJS.ProcessEn
 
   const ports: Invocation["ports"] = {};
   if (identityPort) ports.identity = { flag: "--identity-port", port: identityPort };
+  if (authorityPort) ports.authority = { flag: "--authority-port", port: authorityPort };
   if (postgresPort) ports.postgres = { flag: "--postgres-port", port: postgresPort };
   if (mysqlPort) ports.mysql = { flag: "--mysql-port", port: mysqlPort };
   if (sqlserverPort) ports.sqlserver = { flag: "--sqlserver-port", port: sqlserverPort };
@@ -209,7 +242,14 @@ function plan(values: ReturnType<typeof parseCommandLine>, env: NodeJS.ProcessEn
   const options: EmulatorOptions = {
     tokenLifetimeInSeconds,
     identityPort,
-    identities: values["user-assigned"] ? [{ name: values["user-assigned"], kind: "user" }] : undefined,
+    identities: values["service-principal"]
+      ? [{ name: values["service-principal"], kind: "servicePrincipal" }]
+      : values["user-assigned"]
+        ? [{ name: values["user-assigned"], kind: "user" }]
+        : undefined,
+    servicePrincipalCredential:
+      credential === undefined ? undefined : credentialFlags[credential as keyof typeof credentialFlags],
+    authorityPort,
     postgres: postgresOn
       ? { backend: pglite ? "pglite" : (postgresText as string), port: postgresPort }
       : false,
@@ -313,7 +353,7 @@ async function run(invocation: Invocation): Promise<void> {
     ? `Azure SQL endpoint on localhost:${emulator.sqlserver.port} (database ${emulator.sqlserver.database}), `
     : "";
   process.stderr.write(
-    `entra-emulator: identity endpoint ${emulator.identityEndpoint}, ${postgres}${mysql}${sqlserver}tenant ${emulator.tenantId}. Ctrl+C to stop.\n`,
+    `entra-emulator: identity endpoint ${emulator.identityEndpoint}, Entra authority ${emulator.authorityHost}, ${postgres}${mysql}${sqlserver}tenant ${emulator.tenantId}. Ctrl+C to stop.\n`,
   );
 
   await stopped;

@@ -7,21 +7,54 @@ import type { EmulatedIdentity } from "./resolve-identities.js";
  * the engines that run.
  */
 export interface EmulatorEnv {
-  /** The App Service managed-identity endpoint, `{url}/msi/token` of the identity endpoint. */
-  readonly IDENTITY_ENDPOINT: string;
-  /** The `X-IDENTITY-HEADER` secret the identity endpoint expects. */
-  readonly IDENTITY_HEADER: string;
-  /** Pins `DefaultAzureCredential` to the managed identity, so no developer sign-in is tried. */
-  readonly AZURE_TOKEN_CREDENTIALS: "ManagedIdentityCredential";
-  /** The PEM file of the emulator's CA, so that Node.js trusts the engines' certificates. */
+  /**
+   * The App Service managed-identity endpoint, `{url}/msi/token` of the identity endpoint; when the
+   * default identity is a managed identity.
+   */
+  readonly IDENTITY_ENDPOINT?: string;
+  /** The `X-IDENTITY-HEADER` secret the identity endpoint expects; with `IDENTITY_ENDPOINT`. */
+  readonly IDENTITY_HEADER?: string;
+  /**
+   * Pins `DefaultAzureCredential` to the one credential the default identity uses, so nothing else
+   * (no developer sign-in) is tried: `ManagedIdentityCredential`, `EnvironmentCredential` (service
+   * principal with a secret or certificate) or `WorkloadIdentityCredential` (federated token file).
+   */
+  readonly AZURE_TOKEN_CREDENTIALS:
+    | "ManagedIdentityCredential"
+    | "EnvironmentCredential"
+    | "WorkloadIdentityCredential";
+  /**
+   * The PEM file of the emulator's CA, so that Node.js trusts the engines' (and the Entra authority's)
+   * certificates. Node.js reads it at process start only: give it to a child process.
+   */
   readonly NODE_EXTRA_CA_CERTS: string;
+  /** Service principal: the emulator's Entra authority, `https://localhost:<port>`. */
+  readonly AZURE_AUTHORITY_HOST?: string;
+  /** Service principal: the tenant. */
+  readonly AZURE_TENANT_ID?: string;
+  /** Service principal: its application (client) id. */
+  readonly AZURE_CLIENT_ID?: string;
+  /** Service principal with `servicePrincipalCredential: "secret"`: its client secret. */
+  readonly AZURE_CLIENT_SECRET?: string;
+  /** Service principal with `"certificate"`: a PEM file with its private key and certificate. */
+  readonly AZURE_CLIENT_CERTIFICATE_PATH?: string;
+  /** Service principal with `"workloadIdentity"`: the federated token file, kept fresh by the emulator. */
+  readonly AZURE_FEDERATED_TOKEN_FILE?: string;
+  /**
+   * Service principal: the emulator's instance-discovery proxy. MSAL asks login.microsoftonline.com
+   * to validate any authority it does not know; the proxy answers that one request for the emulator's
+   * authority and refuses to tunnel anywhere else. Absent when the emulator was given its `tls`.
+   */
+  readonly HTTPS_PROXY?: string;
+  /** Service principal, with `HTTPS_PROXY`: `localhost,127.0.0.1`, so the authority itself is reached directly. */
+  readonly NO_PROXY?: string;
   /** The PostgreSQL endpoint's host, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_HOST?: string;
   /** The PostgreSQL endpoint's port, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_PORT?: string;
   /** The PostgreSQL database, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_DATABASE?: string;
-  /** The default identity's name, the role it logs in as, when PostgreSQL runs. */
+  /** The default identity's name (a service principal's display name), the role it logs in as, when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_USER?: string;
   /** Always `"true"` (TLS), when PostgreSQL runs. */
   readonly AZURE_POSTGRESQL_SSL?: "true";
@@ -33,7 +66,7 @@ export interface EmulatorEnv {
   readonly AZURE_MYSQL_PORT?: string;
   /** The MySQL database, when MySQL runs. */
   readonly AZURE_MYSQL_DATABASE?: string;
-  /** The default identity's name, the user it logs in as, when MySQL runs. */
+  /** The default identity's name (a service principal's display name), the user it logs in as, when MySQL runs. */
   readonly AZURE_MYSQL_USER?: string;
   /** Always `"true"` (TLS), when MySQL runs. */
   readonly AZURE_MYSQL_SSL?: "true";
@@ -62,6 +95,8 @@ export interface EmulatorEnvSources {
   readonly caFile: string;
   /** The identity apps use: the engines' `_USER`, and `_CLIENTID` when it is user-assigned. */
   readonly defaultIdentity: EmulatedIdentity;
+  /** How a service-principal default identity signs in; required when it is one. */
+  readonly servicePrincipal?: ServicePrincipalEnvSources;
   readonly postgres?: EngineAddress;
   readonly mysql?: EngineAddress;
   readonly sqlserver?: EngineAddress;
@@ -76,12 +111,15 @@ export interface EmulatorEnvSources {
  */
 export function emulatorEnv(sources: EmulatorEnvSources): EmulatorEnv {
   const { defaultIdentity, postgres, mysql, sqlserver } = sources;
-  const env: Record<string, string> = {
-    IDENTITY_ENDPOINT: sources.identityEndpoint,
-    IDENTITY_HEADER: sources.identityHeader,
-    AZURE_TOKEN_CREDENTIALS: "ManagedIdentityCredential",
-    NODE_EXTRA_CA_CERTS: sources.caFile,
-  };
+  const env: Record<string, string> =
+    defaultIdentity.kind === "servicePrincipal"
+      ? servicePrincipalEnv(defaultIdentity, sources)
+      : {
+          IDENTITY_ENDPOINT: sources.identityEndpoint,
+          IDENTITY_HEADER: sources.identityHeader,
+          AZURE_TOKEN_CREDENTIALS: "ManagedIdentityCredential",
+          NODE_EXTRA_CA_CERTS: sources.caFile,
+        };
   if (postgres) addOssrdbmsEnv(env, "AZURE_POSTGRESQL", postgres, defaultIdentity);
   if (mysql) addOssrdbmsEnv(env, "AZURE_MYSQL", mysql, defaultIdentity);
   if (sqlserver) {
@@ -92,6 +130,48 @@ export function emulatorEnv(sources: EmulatorEnvSources): EmulatorEnv {
     if (defaultIdentity.kind === "user") env.AZURE_SQL_CLIENTID = defaultIdentity.clientId;
   }
   return Object.freeze(env) as EmulatorEnv;
+}
+
+/** What a service-principal default identity's `env` names (see {@link EmulatorEnvSources.servicePrincipal}). */
+export interface ServicePrincipalEnvSources {
+  /** `AZURE_AUTHORITY_HOST`. */
+  readonly authorityHost: string;
+  /** `AZURE_TENANT_ID`. */
+  readonly tenantId: string;
+  /** `HTTPS_PROXY`, the instance-discovery proxy; undefined when there is none. */
+  readonly discoveryProxy?: string;
+  /** The credential: the secret, a certificate file or a federated token file. */
+  readonly credential:
+    | { readonly kind: "secret" }
+    | { readonly kind: "certificate"; readonly path: string }
+    | { readonly kind: "workloadIdentity"; readonly path: string };
+}
+
+/** The `@azure/identity` variables of a service principal (EnvironmentCredential or WorkloadIdentityCredential). */
+function servicePrincipalEnv(
+  identity: EmulatedIdentity,
+  sources: EmulatorEnvSources,
+): Record<string, string> {
+  const principal = sources.servicePrincipal;
+  if (!principal)
+    throw new TypeError(`The service principal "${identity.name}" needs servicePrincipal sources.`);
+  const { credential } = principal;
+  const env: Record<string, string> = {
+    AZURE_TOKEN_CREDENTIALS:
+      credential.kind === "workloadIdentity" ? "WorkloadIdentityCredential" : "EnvironmentCredential",
+    NODE_EXTRA_CA_CERTS: sources.caFile,
+    AZURE_AUTHORITY_HOST: principal.authorityHost,
+    AZURE_TENANT_ID: principal.tenantId,
+    AZURE_CLIENT_ID: identity.clientId,
+  };
+  if (credential.kind === "secret") env.AZURE_CLIENT_SECRET = identity.clientSecret ?? "";
+  if (credential.kind === "certificate") env.AZURE_CLIENT_CERTIFICATE_PATH = credential.path;
+  if (credential.kind === "workloadIdentity") env.AZURE_FEDERATED_TOKEN_FILE = credential.path;
+  if (principal.discoveryProxy) {
+    env.HTTPS_PROXY = principal.discoveryProxy;
+    env.NO_PROXY = "localhost,127.0.0.1";
+  }
+  return env;
 }
 
 /** The Service Connector variables of Azure Database for PostgreSQL or MySQL. */

@@ -16,8 +16,21 @@ export interface EmulatorOptions {
   readonly identityPort?: number;
   /** Lifetime of tokens from the identity endpoint. Defaults to 3600 seconds. */
   readonly tokenLifetimeInSeconds?: number;
-  /** The managed identities. Defaults to one system-assigned identity named `emulated-app`. */
+  /**
+   * The identities: managed identities and service principals (`kind: "servicePrincipal"`). Defaults
+   * to one system-assigned identity named `emulated-app`. The first is the default one, the one
+   * `env` describes.
+   */
   readonly identities?: readonly IdentitySpec[];
+  /**
+   * How `env` makes a service-principal default identity sign in: `secret` (`AZURE_CLIENT_SECRET`),
+   * `certificate` (`AZURE_CLIENT_CERTIFICATE_PATH`, a PEM file the emulator writes and registers) or
+   * `workloadIdentity` (`AZURE_FEDERATED_TOKEN_FILE`, a token of the emulator's OIDC issuer that it
+   * rewrites before it expires, as the kubelet does). Defaults to `secret`.
+   */
+  readonly servicePrincipalCredential?: ServicePrincipalCredential;
+  /** Port of the Entra authority (`AZURE_AUTHORITY_HOST`). Defaults to 0 (ephemeral). */
+  readonly authorityPort?: number;
   /** TLS key, certificate chain and CA to use. Defaults to a freshly generated CA and server certificate. */
   readonly tls?: TlsAuthority;
   /** Clock skew tolerated when validating tokens at login. Defaults to 30 seconds. */
@@ -42,6 +55,9 @@ export interface EmulatorOptions {
    */
   readonly sqlserver?: false | EmulatorSqlServerOptions;
 }
+
+/** How a service principal signs in (see {@link EmulatorOptions.servicePrincipalCredential}). */
+export type ServicePrincipalCredential = "secret" | "certificate" | "workloadIdentity";
 
 /** PostgreSQL gateway options of {@link EmulatorOptions.postgres}. */
 export interface EmulatorPostgresOptions {
@@ -110,6 +126,14 @@ export interface EmulatorSqlServerOptions {
   readonly users?: Readonly<Record<string, readonly string[]>>;
   /** Server name in error messages and `@@SERVERNAME`. Defaults to `emulated-sql`. */
   readonly serverName?: string;
+  /**
+   * End a session whose login token has expired (past `exp` plus `clockSkewInSeconds`) when its
+   * next request arrives, with error 37396 `Query cannot be executed, access token is expired...`,
+   * and close the connection, as Azure SQL does. Switch it at run time with
+   * `faults.sqlserver.expireSessions()`; `counters.sessionsExpired` counts such sessions.
+   * Defaults to true.
+   */
+  readonly expireSessions?: boolean;
 }
 
 /** {@link EmulatorOptions} with the defaults applied; an engine that does not run is undefined. */
@@ -121,6 +145,8 @@ export interface ResolvedEmulatorOptions {
   readonly tokenLifetimeInSeconds: number;
   /** The resolved identities; the first is the default one. */
   readonly identities: readonly EmulatedIdentity[];
+  readonly servicePrincipalCredential: ServicePrincipalCredential;
+  readonly authorityPort?: number;
   readonly tls?: TlsAuthority;
   readonly clockSkewInSeconds: number;
   readonly cacheTokens?: boolean;
@@ -148,6 +174,8 @@ export function resolveEmulatorOptions(
     identityPort: options.identityPort,
     tokenLifetimeInSeconds: options.tokenLifetimeInSeconds ?? 3600,
     identities: resolveIdentities(options.identities),
+    servicePrincipalCredential: options.servicePrincipalCredential ?? "secret",
+    authorityPort: options.authorityPort,
     tls: options.tls,
     clockSkewInSeconds: options.clockSkewInSeconds ?? 30,
     cacheTokens: options.cacheTokens,

@@ -85,7 +85,7 @@ describe("App Service protocol", () => {
     for (const query of <Record<string, string>[]>[
       { client_id: user.clientId },
       { client_id: user.clientId.toUpperCase() },
-      { mi_res_id: user.resourceId },
+      { mi_res_id: user.resourceId as string },
       { object_id: user.objectId },
       { principal_id: user.objectId },
     ]) {
@@ -196,7 +196,7 @@ describe("IMDS protocol", () => {
     );
     expect(claimsOf(byClient.access_token).appid).toBe(user.clientId);
     const byResource = await bodyOf(
-      await imds("/metadata/identity/oauth2/token", { msi_res_id: user.resourceId }),
+      await imds("/metadata/identity/oauth2/token", { msi_res_id: user.resourceId as string }),
     );
     expect(claimsOf(byResource.access_token).oid).toBe(user.objectId);
     const unknown = await imds("/metadata/identity/oauth2/token", { client_id: "nobody" });
@@ -300,7 +300,7 @@ describe("counters", () => {
 
     expect(endpoint.counters).toEqual({
       tokenRequests: 7,
-      tokenRequestsByProtocol: { appService: 6, imds: 1 },
+      tokenRequestsByProtocol: { appService: 6, imds: 1, entra: 0 },
       tokenRequestsByIdentity: { "orders-app": 2, "orders-identity": 1 },
       tokenRequestsByOutcome: { issued: 3, rejected: 1, down: 1, timeout: 0, status: 1, malformed: 1 },
     });

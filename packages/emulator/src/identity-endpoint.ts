@@ -3,78 +3,21 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 import type { EmulatedIdentity } from "./resolve-identities.js";
 import type { TokenIssuer } from "./token-issuer.js";
+import {
+  type IdentityEndpointCounters,
+  type IdentityFault,
+  type IdentityProtocol,
+  type IdentityRequestOutcome,
+  statusMessages,
+  TokenRequestControl,
+} from "./token-request-control.js";
 
-/**
- * A fault the identity endpoint injects into token requests. `times` limits how many requests it
- * affects before the endpoint reverts to `ok`; without it the fault stays until reset. An endpoint
- * starts with `{ mode: "ok" }`: no fault.
- */
-export type IdentityFault =
-  | {
-      /** No fault: answer normally. */
-      readonly mode: "ok";
-    }
-  /** Destroy the socket without a response. */
-  | {
-      /** Destroy the socket without a response. */
-      readonly mode: "down";
-      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
-      readonly times?: number;
-    }
-  /** Wait `delayInMs`, then answer normally. */
-  | {
-      /** Wait `delayInMs`, then answer normally. */
-      readonly mode: "slow";
-      /** How long to wait before answering, in milliseconds. */
-      readonly delayInMs: number;
-      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
-      readonly times?: number;
-    }
-  /** Answer with this HTTP status and a real-looking JSON error (429 and 503 carry `Retry-After`). */
-  | {
-      /** Answer with `status` and a real-looking JSON error. */
-      readonly mode: "status";
-      /** The HTTP status to answer with, e.g. 500, 429 or 503. */
-      readonly status: number;
-      /** The `Retry-After` of a 429 or 503 answer, in seconds. Defaults to 1. */
-      readonly retryAfterInSeconds?: number;
-      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
-      readonly times?: number;
-    }
-  /** Answer 200 with a non-JSON body (`not-json`, the default) or JSON without `access_token`. */
-  | {
-      /** Answer 200 with a body that is not a token response. */
-      readonly mode: "malformed";
-      /** `not-json`: a body that is not JSON; `missing-token`: JSON without `access_token`. Defaults to `not-json`. */
-      readonly variant?: "not-json" | "missing-token";
-      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
-      readonly times?: number;
-    }
-  /** Never answer; the socket is destroyed on `close()`. */
-  | {
-      /** Never answer; the socket is destroyed on `close()`. */
-      readonly mode: "timeout";
-      /** How many requests it affects before the endpoint reverts to `ok`. Without it, until reset. */
-      readonly times?: number;
-    };
-
-/** Which managed-identity protocol a request used; the request path decides. */
-export type IdentityProtocol = "appService" | "imds";
-
-/** How a token request ended. */
-export type IdentityRequestOutcome = "issued" | "rejected" | "down" | "timeout" | "status" | "malformed";
-
-/** A snapshot of the identity endpoint's counters; every counter is zero at start and after `resetCounters()`. */
-export interface IdentityEndpointCounters {
-  /** Every request to a token path. */
-  readonly tokenRequests: number;
-  /** Token requests per protocol. */
-  readonly tokenRequestsByProtocol: Readonly<Record<IdentityProtocol, number>>;
-  /** Token requests per resolved identity name (requests that named no known identity are not counted here). */
-  readonly tokenRequestsByIdentity: Readonly<Record<string, number>>;
-  /** Token requests per outcome. */
-  readonly tokenRequestsByOutcome: Readonly<Record<IdentityRequestOutcome, number>>;
-}
+export type {
+  IdentityEndpointCounters,
+  IdentityFault,
+  IdentityProtocol,
+  IdentityRequestOutcome,
+} from "./token-request-control.js";
 
 /** Options of {@link startIdentityEndpoint}. */
 export interface IdentityEndpointOptions {
@@ -94,6 +37,11 @@ export interface IdentityEndpointOptions {
   readonly cacheTokens?: boolean;
   /** Clock in epoch milliseconds. Defaults to `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The fault and counters to use, shared with other token endpoints (the emulator's Entra token
+   * endpoint). Defaults to the endpoint's own.
+   */
+  readonly control?: TokenRequestControl;
 }
 
 /** A running identity endpoint; it answers normally until a fault is set. */
@@ -159,29 +107,13 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
   const cache = new Map<string, CachedToken>();
   const sockets = new Set<Socket>();
   const pendingTimers = new Set<NodeJS.Timeout>();
-  let fault: IdentityFault = { mode: "ok" };
-  let remaining: number | undefined;
-  let counters = emptyCounters();
-
-  function takeFault(): IdentityFault {
-    const current = fault;
-    if (current.mode !== "ok" && remaining !== undefined) {
-      remaining -= 1;
-      if (remaining <= 0) {
-        fault = { mode: "ok" };
-        remaining = undefined;
-      }
-    }
-    return current;
-  }
-
-  function count(protocol: IdentityProtocol | undefined, outcome: IdentityRequestOutcome, identity?: string) {
-    counters.tokenRequests += 1;
-    if (protocol) counters.tokenRequestsByProtocol[protocol] += 1;
-    counters.tokenRequestsByOutcome[outcome] += 1;
-    if (identity)
-      counters.tokenRequestsByIdentity[identity] = (counters.tokenRequestsByIdentity[identity] ?? 0) + 1;
-  }
+  const control = options.control ?? new TokenRequestControl();
+  const takeFault = () => control.takeFault();
+  const count = (
+    protocol: IdentityProtocol | undefined,
+    outcome: IdentityRequestOutcome,
+    identity?: string,
+  ) => control.count(protocol, outcome, identity);
 
   function issue(identity: EmulatedIdentity, resource: string): CachedToken {
     const key = `${identity.name}\n${resource}`;
@@ -325,23 +257,17 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
       lifetime = validLifetime(seconds);
       cache.clear();
     },
-    setFault(next) {
-      fault = next;
-      remaining = next.mode !== "ok" && next.times !== undefined ? next.times : undefined;
-      if (remaining !== undefined && remaining <= 0) {
-        fault = { mode: "ok" };
-        remaining = undefined;
-      }
+    setFault(next: IdentityFault) {
+      control.setFault(next);
     },
     resetFault() {
-      fault = { mode: "ok" };
-      remaining = undefined;
+      control.resetFault();
     },
-    get counters() {
-      return snapshot(counters);
+    get counters(): IdentityEndpointCounters {
+      return control.counters;
     },
     resetCounters() {
-      counters = emptyCounters();
+      control.resetCounters();
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
@@ -426,30 +352,19 @@ function selectIdentity(
   identities: readonly EmulatedIdentity[],
   selector: Selector,
 ): EmulatedIdentity | undefined {
-  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  const same = (a: string | undefined, b: string) => a !== undefined && a.toLowerCase() === b.toLowerCase();
   const { clientId, resourceId, objectId } = selector;
-  if (clientId) return identities.find((identity) => same(identity.clientId, clientId));
-  if (resourceId) return identities.find((identity) => same(identity.resourceId, resourceId));
-  if (objectId) return identities.find((identity) => same(identity.objectId, objectId));
-  return identities.find((identity) => identity.kind === "system");
+  // Service principals sign in at the Entra token endpoint; the MI endpoint knows only managed identities.
+  const managed = identities.filter((identity) => identity.kind !== "servicePrincipal");
+  if (clientId) return managed.find((identity) => same(identity.clientId, clientId));
+  if (resourceId) return managed.find((identity) => same(identity.resourceId, resourceId));
+  if (objectId) return managed.find((identity) => same(identity.objectId, objectId));
+  return managed.find((identity) => identity.kind === "system");
 }
 
 function appServiceError(statusCode: number, message: string) {
   return { statusCode, message, correlationId: randomUUID() };
 }
-
-const statusMessages: Record<number, string> = {
-  400: "Bad request.",
-  401: "Unauthorized.",
-  403: "Forbidden.",
-  404: "Not found.",
-  410: "The managed identity endpoint is being upgraded. Retry later.",
-  429: "Too many requests. Retry after the interval in the Retry-After header.",
-  500: "An unexpected error occurred while fetching the AAD token.",
-  502: "Bad gateway.",
-  503: "The managed identity service is temporarily unavailable.",
-  504: "Timed out while fetching the AAD token.",
-};
 
 const imdsErrorCodes: Record<number, string> = {
   400: "invalid_request",
@@ -484,29 +399,4 @@ function sendJson(
     ...headers,
   });
   response.end(text);
-}
-
-interface MutableCounters {
-  tokenRequests: number;
-  tokenRequestsByProtocol: Record<IdentityProtocol, number>;
-  tokenRequestsByIdentity: Record<string, number>;
-  tokenRequestsByOutcome: Record<IdentityRequestOutcome, number>;
-}
-
-function emptyCounters(): MutableCounters {
-  return {
-    tokenRequests: 0,
-    tokenRequestsByProtocol: { appService: 0, imds: 0 },
-    tokenRequestsByIdentity: {},
-    tokenRequestsByOutcome: { issued: 0, rejected: 0, down: 0, timeout: 0, status: 0, malformed: 0 },
-  };
-}
-
-function snapshot(counters: MutableCounters): IdentityEndpointCounters {
-  return Object.freeze({
-    tokenRequests: counters.tokenRequests,
-    tokenRequestsByProtocol: Object.freeze({ ...counters.tokenRequestsByProtocol }),
-    tokenRequestsByIdentity: Object.freeze({ ...counters.tokenRequestsByIdentity }),
-    tokenRequestsByOutcome: Object.freeze({ ...counters.tokenRequestsByOutcome }),
-  });
 }

@@ -2,9 +2,14 @@
  * A local stand-in for Microsoft Entra managed identity and the Entra login of Azure Database for
  * PostgreSQL, Azure Database for MySQL and Azure SQL Database, for testing passwordless connections
  * on a laptop or in CI: {@link startEmulator} runs it all, and the servers it is made of can be
- * started on their own.
+ * started on their own. Integration tests against your own testcontainers databases:
+ * `@org/entra-emulator/testcontainers`.
  *
- * @packageDocumentation
+ * `@mergeModuleWith <project>` puts these exports on the package's own page of the API reference
+ * (docs/api/entra-emulator), next to the `testcontainers` module, instead of on a separate `index` page.
+ *
+ * @module
+ * @mergeModuleWith <project>
  */
 export {
   authorizeLogin,
@@ -14,6 +19,7 @@ export {
   type LoginRejectionReason,
   type LoginRequest,
   ossrdbmsResource,
+  type ServicePrincipalEntry,
   type SqlLoginDecision,
   type SqlLoginPolicy,
   type SqlLoginRequest,
@@ -25,6 +31,7 @@ export type {
   EmulatorOptions,
   EmulatorPostgresOptions,
   EmulatorSqlServerOptions,
+  ServicePrincipalCredential,
 } from "./emulator-options.js";
 export {
   type HostileEngine,
@@ -56,12 +63,21 @@ export {
 } from "./mysql/mysql-gateway.js";
 export type { MysqlPersona } from "./mysql/mysql-persona.js";
 export {
+  defaultFederatedSubject,
   defaultIdentitySpec,
   type EmulatedIdentity,
+  type FederatedCredentialSpec,
+  federatedTokenAudience,
   type IdentityLocation,
   type IdentitySpec,
+  type ResolvedFederatedCredential,
   resolveIdentities,
 } from "./resolve-identities.js";
+export type {
+  ClientCertificateFileOptions,
+  FederatedTokenFileOptions,
+  FederatedTokenOptions,
+} from "./service-principal-support.js";
 export {
   type Emulator,
   type EmulatorCounters,
@@ -79,7 +95,9 @@ export {
 export {
   type CertificateAuthority,
   type CertificateAuthorityOptions,
+  type ClientCertificate,
   createCertificateAuthority,
+  createClientCertificate,
   createTlsAuthority,
   type IssueCertificateOptions,
   type IssuedCertificate,
@@ -96,6 +114,7 @@ export {
   type TokenIssuer,
   type TokenIssuerOptions,
 } from "./token-issuer.js";
+export { TokenRequestControl } from "./token-request-control.js";
 export {
   principalNameOf,
   type TokenRejectionReason,

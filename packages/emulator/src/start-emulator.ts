@@ -14,9 +14,16 @@ import { type DatabaseEngine, type EngineLoginCounters, LoginTally } from "./log
 import { startMysqlEngine } from "./mysql/mysql-engine.js";
 import { startPostgresEngine } from "./pg/postgres-engine.js";
 import { type EmulatedIdentity, type IdentitySpec, resolveIdentities } from "./resolve-identities.js";
-import { startSqlServerEngine } from "./tds/sqlserver-engine.js";
-import { createTlsAuthority } from "./tls-authority.js";
+import {
+  type ClientCertificateFileOptions,
+  type FederatedTokenFileOptions,
+  type FederatedTokenOptions,
+  startServicePrincipalSupport,
+} from "./service-principal-support.js";
+import { type SqlSessionExpiry, startSqlServerEngine } from "./tds/sqlserver-engine.js";
+import { createEmulatorTls } from "./tls-authority.js";
 import { createTokenIssuer, type JsonWebKeySet, type MintTokenOptions } from "./token-issuer.js";
+import { TokenRequestControl } from "./token-request-control.js";
 
 /** Options of {@link Emulator.mintToken}. */
 export interface EmulatorMintOptions {
@@ -56,6 +63,8 @@ export interface EmulatorCounters extends IdentityEndpointCounters {
   readonly rejectionsByReason: Readonly<Record<string, number>>;
   /** The same three counters per database engine. */
   readonly byEngine: Readonly<Record<DatabaseEngine, EngineLoginCounters>>;
+  /** Azure SQL sessions ended with error 37396 because their token expired while they were open. */
+  readonly sessionsExpired: number;
 }
 
 /** A running emulator; it starts with no faults and zero counters. */
@@ -66,6 +75,18 @@ export interface Emulator extends AsyncDisposable {
   readonly identityHeader: string;
   /** Base URL for the IMDS protocol (`AZURE_POD_IDENTITY_AUTHORITY_HOST`). */
   readonly imdsAuthorityHost: string;
+  /**
+   * The Entra authority service principals sign in at (`AZURE_AUTHORITY_HOST`), `https://localhost:<port>`:
+   * `/{tenant}/v2.0/.well-known/openid-configuration`, the JWKS and `/{tenant}/oauth2/v2.0/token`.
+   */
+  readonly authorityHost: string;
+  /** The emulator's OIDC issuer (`{authorityHost}/oidc`): the `iss` of federated tokens it writes. */
+  readonly oidcIssuer: string;
+  /**
+   * The instance-discovery proxy (`HTTPS_PROXY` of a service principal's `env`), `http://<host>:<port>`;
+   * undefined when the emulator was given its `tls` (it then cannot vouch for login.microsoftonline.com).
+   */
+  readonly discoveryProxy?: string;
   /** Tenant id of issued tokens. */
   readonly tenantId: string;
   /** The identities; the first is the default. */
@@ -110,9 +131,23 @@ export interface Emulator extends AsyncDisposable {
   tokenLifetimeInSeconds: number;
   /** Mints a token directly (any principal, audience, lifetime, or deliberately broken). */
   mintToken(options?: EmulatorMintOptions): string;
+  /**
+   * Mints a federated token of the emulator's OIDC issuer (a Kubernetes service account token): what
+   * `WorkloadIdentityCredential` reads from `AZURE_FEDERATED_TOKEN_FILE`. By default it matches a
+   * service principal's first federated credential; options make it wrong on purpose.
+   */
+  mintFederatedToken(options?: FederatedTokenOptions): string;
+  /** Writes {@link Emulator.mintFederatedToken}'s token to a file (mode 0600) and returns its path. */
+  writeFederatedTokenFile(options?: FederatedTokenFileOptions): Promise<string>;
+  /**
+   * Generates (once per service principal) a self-signed RSA certificate, registers it on the service
+   * principal, writes its private key and certificate as PEM (mode 0600) and returns the path: what
+   * `AZURE_CLIENT_CERTIFICATE_PATH` / `ClientCertificateCredential` take.
+   */
+  writeClientCertificate(options?: ClientCertificateFileOptions): Promise<string>;
   /** Fault injection. */
   readonly faults: {
-    /** Faults of the managed-identity endpoint's token requests. */
+    /** Faults of token requests: the managed-identity endpoint's and the Entra token endpoint's. */
     readonly identity: {
       /** Injects a fault into the following token requests. */
       set(fault: IdentityFault): void;
@@ -137,7 +172,12 @@ export interface Emulator extends AsyncDisposable {
     readonly sqlserver: {
       /** Refuse the next `count` Azure SQL logins with `reason` (error 18456). Defaults to `invalid`. */
       rejectNextLogins(count: number, reason?: LoginRejectionReason): void;
-      /** Drops pending injected rejections. */
+      /**
+       * Whether requests on sessions whose token expired end them with error 37396 from now on
+       * (the `sqlserver.expireSessions` option sets where it starts).
+       */
+      expireSessions(enabled: boolean): void;
+      /** Drops pending injected rejections and restores `expireSessions` to the option's setting. */
       reset(): void;
     };
   };
@@ -151,7 +191,9 @@ export interface Emulator extends AsyncDisposable {
 
 /**
  * Starts the emulator: a managed-identity endpoint (App Service and IMDS protocols) issuing
- * RS256 tokens, a TLS PostgreSQL gateway that validates them in front of PGlite or a real server,
+ * RS256 tokens, an Entra ID authority over TLS where service principals sign in (client secret,
+ * certificate or workload-identity federation) for tokens from the same issuer, a TLS PostgreSQL
+ * gateway that validates them in front of PGlite or a real server,
  * (when asked) a TLS MySQL gateway in front of a real MySQL/MariaDB server, and (when asked) an
  * Azure SQL Database (TDS) endpoint that validates Entra tokens and answers a few statements itself.
  *
@@ -180,7 +222,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   try {
     const [tls, issuer] = await Promise.all([
-      createTlsAuthority({ given: settings.tls, now }),
+      createEmulatorTls({ given: settings.tls, now }),
       createTokenIssuer({ tenantId, now }),
     ]);
 
@@ -189,6 +231,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const caFile = join(caDirectory, "ca.pem");
     await writeFile(caFile, tls.ca, { mode: 0o644 });
 
+    // One fault and one set of counters for every token endpoint.
+    const control = new TokenRequestControl();
     const endpoint = await failingAs(
       "identity",
       startIdentityEndpoint({
@@ -199,9 +243,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         tokenLifetimeInSeconds: settings.tokenLifetimeInSeconds,
         cacheTokens: settings.cacheTokens,
         now,
+        control,
       }),
     );
     cleanups.push(() => endpoint.close());
+
+    const principals = await failingAs(
+      "authority",
+      startServicePrincipalSupport({
+        host,
+        port: settings.authorityPort,
+        tls,
+        tenantId,
+        issuer,
+        identities,
+        control,
+        tokenLifetimeInSeconds: () => endpoint.tokenLifetimeInSeconds,
+        now,
+        directory: caDirectory,
+        credential: settings.servicePrincipalCredential,
+      }),
+    );
+    cleanups.push(() => principals.close());
+    const servicePrincipals = identities.filter((identity) => identity.kind === "servicePrincipal");
 
     const logins = new LoginTally();
     const pendingRejections: Record<DatabaseEngine, LoginRejectionReason[]> = {
@@ -220,6 +284,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         nowMs: now(),
         clockSkewInSeconds,
         pendingRejections: pendingRejections[engine],
+        servicePrincipals,
+        // Azure Database for PostgreSQL keeps a principal's object id; MySQL and Azure SQL its client id.
+        servicePrincipalClaim: engine === "postgres" ? "oid" : "appid",
       }),
       onLogin: logins.observer(engine),
       addCleanup: (cleanup) => cleanups.push(cleanup),
@@ -229,15 +296,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       (await failingAs("postgres", startPostgresEngine(settings.postgres, engineContext("postgres"))));
     const mysql =
       settings.mysql && (await failingAs("mysql", startMysqlEngine(settings.mysql, engineContext("mysql"))));
+    const expireSessions = settings.sqlserver?.expireSessions ?? true;
+    const sqlSessions: SqlSessionExpiry = { enabled: expireSessions, ended: 0 };
     const sqlserver =
       settings.sqlserver &&
-      (await failingAs("sqlserver", startSqlServerEngine(settings.sqlserver, engineContext("sqlserver"))));
+      (await failingAs(
+        "sqlserver",
+        startSqlServerEngine(settings.sqlserver, engineContext("sqlserver"), sqlSessions),
+      ));
 
     const env = emulatorEnv({
       identityEndpoint: endpoint.appServiceEndpoint,
       identityHeader: endpoint.identityHeader,
       caFile,
       defaultIdentity,
+      servicePrincipal: principals.envSources,
       postgres,
       mysql,
       sqlserver,
@@ -251,7 +324,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           (resolveIdentities([{ name: identity, kind: "user" }])[0] as EmulatedIdentity)
         );
       }
-      if ("resourceId" in identity) return identity;
+      if (identities.includes(identity as EmulatedIdentity) || "resourceId" in identity) {
+        return identity as EmulatedIdentity;
+      }
       return resolveIdentities([identity])[0] as EmulatedIdentity;
     };
 
@@ -265,6 +340,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       identityEndpoint: endpoint.appServiceEndpoint,
       identityHeader: endpoint.identityHeader,
       imdsAuthorityHost: endpoint.url,
+      authorityHost: principals.authority.url,
+      oidcIssuer: principals.authority.federated.url,
+      discoveryProxy: principals.proxy?.url,
       tenantId,
       identities,
       ca: tls.ca,
@@ -294,6 +372,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         };
         return issuer.mintToken(request).token;
       },
+      mintFederatedToken: (mint) => principals.mintFederatedToken(mint),
+      writeFederatedTokenFile: (file) => principals.writeFederatedTokenFile(file),
+      writeClientCertificate: (file) => principals.writeClientCertificate(file),
       faults: Object.freeze({
         identity: Object.freeze({
           set: (fault: IdentityFault) => endpoint.setFault(fault),
@@ -301,14 +382,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         }),
         postgres: rejectionFaults(pendingRejections.postgres),
         mysql: rejectionFaults(pendingRejections.mysql),
-        sqlserver: rejectionFaults(pendingRejections.sqlserver),
+        sqlserver: Object.freeze({
+          rejectNextLogins: rejectionFaults(pendingRejections.sqlserver).rejectNextLogins,
+          expireSessions: (enabled: boolean) => {
+            sqlSessions.enabled = enabled;
+          },
+          reset: () => {
+            pendingRejections.sqlserver.length = 0;
+            sqlSessions.enabled = expireSessions;
+          },
+        }),
       }),
       get counters(): EmulatorCounters {
-        return Object.freeze({ ...endpoint.counters, ...logins.snapshot() });
+        return Object.freeze({
+          ...endpoint.counters,
+          ...logins.snapshot(),
+          sessionsExpired: sqlSessions.ended,
+        });
       },
       resetCounters() {
         endpoint.resetCounters();
         logins.reset();
+        sqlSessions.ended = 0;
       },
       close,
       [Symbol.asyncDispose]: close,
@@ -319,8 +414,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 }
 
-/** A part of the emulator that {@link startEmulator} starts: the identity endpoint or an engine. */
-export type EmulatorPart = "identity" | DatabaseEngine;
+/**
+ * A part of the emulator that {@link startEmulator} starts: the identity endpoint, the Entra
+ * authority (with its instance-discovery proxy) or an engine.
+ */
+export type EmulatorPart = "identity" | "authority" | DatabaseEngine;
 
 const failedParts = new WeakMap<object, EmulatorPart>();
 

@@ -175,6 +175,97 @@ export async function createTlsAuthority(options: TlsAuthorityOptions = {}): Pro
 }
 
 /**
+ * The emulator's TLS material and, when the emulator generated its CA (no `given`), `issue` for more
+ * server certificates signed by that CA (e.g. the one the instance-discovery proxy presents).
+ */
+export interface EmulatorTls extends TlsAuthority {
+  /** Issues a server certificate for `names` from the emulator's CA; undefined with `given` material. */
+  readonly issue?: (names: readonly string[]) => Promise<IssuedCertificate>;
+}
+
+/**
+ * {@link createTlsAuthority} that keeps the generated CA able to issue more certificates.
+ *
+ * @example
+ * const tls = await createEmulatorTls({});
+ * const other = await tls.issue?.(["login.microsoftonline.com"]);
+ */
+export async function createEmulatorTls(options: TlsAuthorityOptions = {}): Promise<EmulatorTls> {
+  if (options.given) return createTlsAuthority(options);
+  const authority = await createCertificateAuthority({
+    validityInDays: options.validityInDays,
+    now: options.now,
+  });
+  const { key, cert } = await authority.issue({ names: LOCAL_NAMES });
+  return Object.freeze({
+    ca: authority.ca,
+    key,
+    cert,
+    issue: (names: readonly string[]) => authority.issue({ names }),
+  });
+}
+
+/** A client certificate from {@link createClientCertificate}. */
+export interface ClientCertificate {
+  /** PEM (PKCS#8) of the RSA 2048 private key. */
+  readonly key: string;
+  /** PEM of the self-signed certificate. */
+  readonly cert: string;
+}
+
+/**
+ * A self-signed RSA 2048 certificate (SHA-256, `clientAuth`) for an app registration, like the ones
+ * `New-SelfSignedCertificate` or `az ad sp create-for-rbac --create-cert` make: the key signs client
+ * assertions, the certificate is what the app registration holds.
+ *
+ * @example
+ * const { key, cert } = await createClientCertificate({ subject: "orders-api" });
+ * writeFileSync("orders-api.pem", key + cert); // AZURE_CLIENT_CERTIFICATE_PATH
+ */
+export async function createClientCertificate(options: {
+  readonly subject: string;
+  readonly validityInDays?: number;
+  readonly now?: () => number;
+}): Promise<ClientCertificate> {
+  const x509 = await loadX509();
+  const crypto = x509Crypto();
+  const algorithm = {
+    name: "RSASSA-PKCS1-v1_5",
+    hash: "SHA-256",
+    modulusLength: 2048,
+    publicExponent: new Uint8Array([1, 0, 1]),
+  };
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
+  const name = `CN=${options.subject.slice(0, 64).replace(/[,+="\\<>;]/g, "_")}`;
+  const span = validity((options.now ?? Date.now)(), options.validityInDays ?? 365);
+  const certificate = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerial(),
+      subject: name,
+      issuer: name,
+      ...span,
+      publicKey: keys.publicKey,
+      signingKey: keys.privateKey,
+      signingAlgorithm: { name: "RSASSA-PKCS1-v1_5" },
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return Object.freeze({
+    key: await exportPrivateKey(x509, keys.privateKey),
+    cert: `${certificate.toString("pem")}\n`,
+  });
+}
+
+/**
  * A self-signed server certificate (not issued by any CA) for `names`: what a client that verifies
  * the chain must refuse. `cert` is the certificate alone.
  */

@@ -359,4 +359,36 @@ describe("withEntra (knex, mssql client): connections hold the shared provider",
     });
     expect(pg.pool).toBeUndefined();
   });
+
+  it("pool.validate retires a session whose token expires soon, then runs your validate", async () => {
+    const mine: unknown[] = [];
+    const knexConfig = (expiresInMs: number) =>
+      withEntra(
+        {
+          client: "mssql",
+          connection: { server: "db.database.windows.net" } as KnexConnection,
+          pool: {
+            validate: (connection: unknown) => {
+              mine.push(connection);
+              return true;
+            },
+          },
+        },
+        { tokenProvider: createFakeTokenProvider({ expiresInMs }), env },
+      );
+    const config = knexConfig(3_600_000);
+    expect(withEntra(config, options).pool?.validate).toBeTypeOf("function");
+    const fresh = await loggedIn(config);
+    await runAfterCreate(config, fresh);
+    const validate = (knex: Knex.Config) => knex.pool?.validate as (connection: unknown) => boolean;
+    expect(validate(config)(fresh)).toBe(true);
+    expect(mine).toEqual([fresh]);
+
+    // A login whose token was at the end of its life.
+    const staleConfig = knexConfig(0);
+    const stale = await loggedIn(staleConfig);
+    await runAfterCreate(staleConfig, stale);
+    expect(validate(staleConfig)(stale)).toBe(false);
+    expect(mine).toEqual([fresh]);
+  });
 });

@@ -1,6 +1,13 @@
 import { createRequire } from "node:module";
 import { EntraAuthError, type EntraOptions } from "@org/entra-core";
-import { holdWhileConnected, type MssqlEntraConfig, withEntra as withMssqlEntra } from "@org/mssql-entra";
+import {
+  holdWhileConnected,
+  type MssqlEntraConfig,
+  sessionExpiresSoon,
+  trackSessionExpiry,
+  watchEntraErrors,
+  withEntra as withMssqlEntra,
+} from "@org/mssql-entra";
 
 /**
  * The fields knex's mssql dialect (`Client_MSSQL._generateConnection`) turns into tedious's
@@ -77,8 +84,9 @@ const ownAfterCreate = new WeakMap<AfterCreate, AfterCreate | undefined>();
  * knex's `pool.afterCreate` for client `mssql`: knex's mssql dialect creates and logs in each
  * tedious `Connection` itself, and this hook is where knex hands it over (logged in, before any
  * query). It holds the shared token provider until the connection ends (`destroy()` closes every
- * connection), so the provider refreshes ahead of expiry while knex has connections open; then it
- * runs your own `afterCreate`, if any.
+ * connection), so the provider refreshes ahead of expiry while knex has connections open, learns
+ * when the session's token expires (for {@link createMssqlValidate}) and explains a mid-session
+ * error 37396; then it runs your own `afterCreate`, if any.
  *
  * @param existing - The config's `pool.afterCreate`, if any (a hook made here is unwrapped).
  * @returns The hook to put into `pool.afterCreate`.
@@ -87,11 +95,47 @@ export function createMssqlAfterCreate(existing: unknown): AfterCreate {
   const given = typeof existing === "function" ? (existing as AfterCreate) : undefined;
   const inner = given && ownAfterCreate.has(given) ? ownAfterCreate.get(given) : given;
   const hook: AfterCreate = (connection, done) => {
-    holdWhileConnected(connection as Parameters<typeof holdWhileConnected>[0]);
+    const tedious = connection as Parameters<typeof holdWhileConnected>[0] &
+      Parameters<typeof watchEntraErrors>[0] &
+      Parameters<typeof trackSessionExpiry>[0] & { connected?: boolean };
+    holdWhileConnected(tedious);
+    trackSessionExpiry(tedious);
+    // knex's validateConnection reads `connected`: a session Azure SQL ended (37396) is not reused.
+    watchEntraErrors(tedious, {
+      onSessionTokenExpired: () => {
+        tedious.connected = false;
+      },
+    });
     if (inner) inner(connection, done);
     else done(null, connection);
   };
   ownAfterCreate.set(hook, inner);
+  return hook;
+}
+
+/** knex's `pool.validate` hook: whether a pooled connection may be handed out. */
+type Validate = (connection: unknown) => boolean | Promise<boolean>;
+
+/** `validate` hooks made here, mapped to the caller's hook they wrap. */
+const ownValidate = new WeakMap<Validate, Validate | undefined>();
+
+/**
+ * knex's `pool.validate` for client `mssql`: refuses a connection whose session token expires
+ * soon (`sessionExpiresSoon`), so knex's pool closes it and opens a new one with a fresh token
+ * instead of sending the next query into Azure SQL's 37396; otherwise your own `validate`, if any,
+ * decides (knex's own check that the connection is open always runs after).
+ *
+ * @param existing - The config's `pool.validate`, if any (a hook made here is unwrapped).
+ * @returns The hook to put into `pool.validate`.
+ */
+export function createMssqlValidate(existing: unknown): Validate {
+  const given = typeof existing === "function" ? (existing as Validate) : undefined;
+  const inner = given && ownValidate.has(given) ? ownValidate.get(given) : given;
+  const hook: Validate = (connection) => {
+    if (typeof connection === "object" && connection !== null && sessionExpiresSoon(connection)) return false;
+    return inner ? inner(connection) : true;
+  };
+  ownValidate.set(hook, inner);
   return hook;
 }
 

@@ -5,6 +5,7 @@ import type { Knex } from "knex";
 import {
   assertKnexPassesCredential,
   createMssqlAfterCreate,
+  createMssqlValidate,
   withEntraMssqlConnection,
 } from "./mssql-connection.js";
 import { type KnexEntraDriver, resolveDriver } from "./resolve-driver.js";
@@ -36,7 +37,10 @@ type ConnectionProvider = () => StaticConnection | Promise<StaticConnection>;
  *   `credential` (tedious calls it at every login), `encrypt: "strict"` (knex itself defaults
  *   `encrypt` to `false`) and `options.trustServerCertificate: false`. A `user`, `password`,
  *   `token`, `domain`, `clientSecret` or another `type` is refused; `clientId` names the managed identity.
- *   `pool.afterCreate` (yours still runs) makes each connection hold the shared token provider.
+ *   `pool.afterCreate` (yours still runs) makes each connection hold the shared token provider
+ *   and learns when its token expires; `pool.validate` (yours still runs) then has the pool retire a
+ *   session shortly before its token expires, so queries never meet Azure SQL's mid-session error
+ *   37396 (a session held past expiry anyway gets 37396 explained and is not reused).
  *
  * Each open connection holds the shared token provider, which refreshes ahead of expiry while
  * knex has connections open and stops once `destroy()` has closed them.
@@ -44,7 +48,7 @@ type ConnectionProvider = () => StaticConnection | Promise<StaticConnection>;
  * `host` / `server`, `port`, `database` and `user` default to the Service Connector variables
  * (`AZURE_POSTGRESQL_*` / `AZURE_MYSQL_*` / `AZURE_SQL_*`); for pg and mysql2 the user name then
  * falls back to `options.username` and finally to the token's claims (Azure SQL needs none). Everything else in the config (`pool`, `migrations`, `seeds`,
- * `searchPath`, ...) is kept as is (with client `mssql`, `pool.afterCreate` is chained as above); the
+ * `searchPath`, ...) is kept as is (with client `mssql`, `pool.afterCreate` and `pool.validate` are chained as above); the
  * input is not modified.
  *
  * A `connection` function (knex's connection provider) is wrapped: each config it returns goes
@@ -88,7 +92,11 @@ export function withEntra<T extends KnexEntraConfig>(config: T, options: EntraOp
       : wrapConnection(driver, connection ?? {}, options);
   if (driver !== "mssql") return { ...config, connection: wrapped } as T;
   // knex's mssql dialect opens tedious connections itself; its pool's afterCreate sees each one.
-  const pool = { ...config.pool, afterCreate: createMssqlAfterCreate(config.pool?.afterCreate) };
+  const pool = {
+    ...config.pool,
+    afterCreate: createMssqlAfterCreate(config.pool?.afterCreate),
+    validate: createMssqlValidate(config.pool?.validate),
+  };
   return { ...config, connection: wrapped, pool } as T;
 }
 

@@ -7,5 +7,12 @@
  */
 export type { EntraHealthReport, EntraOptions } from "@org/entra-core";
 export { EntraAuthError, healthCheck, isEntraAuthError, warmUp } from "@org/entra-core";
-export { createEntraTokenCredential, explainEntraError, holdWhileConnected } from "@org/tedious-entra";
+export {
+  createEntraTokenCredential,
+  explainEntraError,
+  holdWhileConnected,
+  sessionExpiresSoon,
+  trackSessionExpiry,
+  watchEntraErrors,
+} from "@org/tedious-entra";
 export { type MssqlEntraConfig, type MssqlEntraResult, withEntra } from "./with-entra.js";

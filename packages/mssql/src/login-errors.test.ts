@@ -9,8 +9,8 @@ const SERVER = "myserver.database.windows.net";
 const EXPIRED = "Login failed for user '<token-identified principal>'. Token is expired.";
 
 /** A pooled tedious connection as mssql builds it, with `beforeConnect` applied. */
-async function pooledConnection(beforeConnect?: (connection: Connection) => void) {
-  const provider = createFakeTokenProvider();
+async function pooledConnection(beforeConnect?: (connection: Connection) => void, expiresInMs?: number) {
+  const provider = createFakeTokenProvider({ expiresInMs });
   const config = withEntra({ server: SERVER, beforeConnect }, { tokenProvider: provider, env: {} });
   await config.authentication.options.credential.getToken("https://database.windows.net/.default");
   const pool = new sql.ConnectionPool(config);
@@ -56,5 +56,33 @@ describe("Azure SQL login errors through mssql", () => {
         connection,
       ),
     ).toBe(false);
+  });
+
+  it("retires a session whose token is about to expire: hasError turns true, mssql's validation refuses it", async () => {
+    const login = async (expiresInMs: number) => {
+      const { connection, pool } = await pooledConnection(undefined, expiresInMs);
+      const pooled = connection as Connection & { hasError?: boolean; config: { authentication: never } };
+      // tedious's login: one getToken call, then `connect`.
+      const { options } = pooled.config.authentication as {
+        options: { credential: sql.config["authentication"] };
+      };
+      await (options.credential as unknown as { getToken(scope: string): Promise<unknown> }).getToken(
+        "https://database.windows.net/.default",
+      );
+      connection.emit("connect");
+      return { pooled, pool };
+    };
+    const fresh = await login(3_600_000);
+    expect(fresh.pooled.hasError).toBe(false);
+    const expiring = await login(0);
+    expect(expiring.pooled.hasError).toBe(true);
+    expect(
+      await (
+        expiring.pool as unknown as { _poolValidate(c: unknown): Promise<boolean> | boolean }
+      )._poolValidate(expiring.pooled),
+    ).toBe(false);
+    // mssql's own writes of the flag still count.
+    fresh.pooled.hasError = true;
+    expect(fresh.pooled.hasError).toBe(true);
   });
 });

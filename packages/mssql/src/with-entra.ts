@@ -3,6 +3,8 @@ import {
   createEntraAuthentication,
   type EntraAuthentication,
   holdWhileConnected,
+  sessionExpiresSoon,
+  trackSessionExpiry,
   watchEntraErrors,
 } from "@org/tedious-entra";
 import type sql from "mssql";
@@ -87,9 +89,11 @@ export function withEntra(connectionString: string, options?: EntraOptions): Mss
  * - A connection string is parsed with mssql's own parser; one with a password, token or secret
  *   is refused. A static `password`, `user`, `domain`, `token` or secret in the config is refused.
  * - `beforeConnect` (yours still runs) watches each pooled connection: a failed login's error says
- *   what to change and drops an expired token; a session whose token Azure SQL re-validated and
- *   found expired (37396) is marked broken so the pool replaces it. Each open connection holds the
- *   shared provider, which refreshes ahead of expiry until `pool.close()` has closed them all.
+ *   what to change and drops an expired token; the pool retires a session before its token
+ *   expires (its validation sees it as broken), so queries never meet Azure SQL's mid-session
+ *   error 37396; a session held past expiry anyway gets 37396 explained and is marked broken so
+ *   the pool replaces it. Each open connection holds the shared provider, which refreshes ahead of
+ *   expiry until `pool.close()` has closed them all.
  *
  * @example
  * ```ts
@@ -191,6 +195,7 @@ function createBeforeConnect(existing: BeforeConnect | undefined): BeforeConnect
         pooled.hasError = true;
       },
     });
+    retireBeforeTokenExpiry(pooled);
     // From its login until it closes (pool.close() closes every connection), the connection
     // keeps the shared provider refreshing ahead of expiry.
     holdWhileConnected(pooled);
@@ -198,6 +203,25 @@ function createBeforeConnect(existing: BeforeConnect | undefined): BeforeConnect
   };
   ownBeforeConnect.set(hook, inner);
   return hook;
+}
+
+/**
+ * mssql's pool validates a connection before handing it out (`!closed && !hasError`): `hasError`
+ * also turns true once the session's token is about to expire, so the pool closes that session and
+ * opens a new one with a fresh token instead of sending the next query into Azure SQL's 37396.
+ * mssql's own writes of the flag (socket errors) are kept.
+ */
+function retireBeforeTokenExpiry(pooled: PooledConnection): void {
+  trackSessionExpiry(pooled);
+  let hasError = pooled.hasError === true;
+  Object.defineProperty(pooled, "hasError", {
+    configurable: true,
+    enumerable: true,
+    get: () => hasError || sessionExpiresSoon(pooled),
+    set: (value: boolean) => {
+      hasError = value;
+    },
+  });
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -315,3 +315,62 @@ describe("withEntra (mssql dialect): connections hold the shared provider", () =
     expect(provider().stats.holds).toBe(0);
   });
 });
+
+describe("withEntra (mssql dialect): sessions are retired before their token expires (Azure SQL 37396)", () => {
+  async function reuse(expiresInMs: number, validate?: (connection: unknown) => boolean) {
+    const fake = fakeTedious();
+    const sequelize = open(
+      withEntra(
+        {
+          dialect: "mssql",
+          host: "db.database.windows.net",
+          dialectModule: fake.module,
+          pool: { max: 1, ...(validate ? { validate } : {}) },
+        },
+        { tokenProvider: createFakeTokenProvider({ expiresInMs }), env },
+      ),
+    );
+    const first = await sequelize.connectionManager.getConnection({ type: "write" });
+    sequelize.connectionManager.releaseConnection(first);
+    const second = await sequelize.connectionManager.getConnection({ type: "write" });
+    sequelize.connectionManager.releaseConnection(second);
+    return { first, second, logins: fake.configs.length };
+  }
+
+  it("reuses a session whose token is valid, and replaces one whose token is at the end of its life", async () => {
+    const fresh = await reuse(3_600_000);
+    expect(fresh.second).toBe(fresh.first);
+    expect(fresh.logins).toBe(1);
+    const stale = await reuse(0);
+    expect(stale.second).not.toBe(stale.first);
+    expect(stale.logins).toBe(2);
+  });
+
+  it("your pool.validate still decides for sessions whose token is valid", async () => {
+    const seen: unknown[] = [];
+    const refused = await reuse(3_600_000, (connection) => {
+      seen.push(connection);
+      return false;
+    });
+    expect(seen).toContain(refused.first);
+    expect(refused.second).not.toBe(refused.first);
+  });
+
+  it("a session Azure SQL ended with 37396 is not handed out again", async () => {
+    const fake = fakeTedious();
+    const sequelize = open(
+      withEntra(
+        { dialect: "mssql", host: "db.database.windows.net", dialectModule: fake.module, pool: { max: 1 } },
+        { tokenProvider: createFakeTokenProvider(), env },
+      ),
+    );
+    const first = (await sequelize.connectionManager.getConnection({ type: "write" })) as EventEmitter;
+    const token = { number: 37396, message: "Query cannot be executed, access token is expired." };
+    first.emit("errorMessage", token);
+    expect(token.message).toContain("[@org/tedious-entra TOKEN_EXPIRED]");
+    sequelize.connectionManager.releaseConnection(first as never);
+    const second = await sequelize.connectionManager.getConnection({ type: "write" });
+    expect(second).not.toBe(first);
+    sequelize.connectionManager.releaseConnection(second);
+  });
+});

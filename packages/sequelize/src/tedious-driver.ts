@@ -1,7 +1,12 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { EntraAuthError } from "@org/entra-core";
-import { holdWhileConnected, watchEntraErrors } from "@org/tedious-entra";
+import {
+  holdWhileConnected,
+  sessionExpiresSoon,
+  trackSessionExpiry,
+  watchEntraErrors,
+} from "@org/tedious-entra";
 
 /** The part of the tedious module Sequelize's mssql dialect uses: `Connection`, plus `Request`, `TYPES`, ... */
 export interface TediousModule {
@@ -58,7 +63,10 @@ export function createTediousDriver(tedious: TediousModule): TediousModule {
   class EntraConnection extends Base {
     constructor(config: unknown) {
       super(config);
-      watchEntraErrors(this);
+      const connection = this as unknown as Parameters<typeof trackSessionExpiry>[0];
+      trackSessionExpiry(connection);
+      // A session Azure SQL ended (37396) is not handed out again (createTediousValidate).
+      watchEntraErrors(this, { onSessionTokenExpired: () => retired.add(connection) });
       // From its login until it closes (`sequelize.close()` closes every pooled connection).
       holdWhileConnected(this as unknown as Parameters<typeof holdWhileConnected>[0]);
     }
@@ -68,4 +76,31 @@ export function createTediousDriver(tedious: TediousModule): TediousModule {
   }) as TediousModule;
   wrapped.set(driver, tedious);
   return driver;
+}
+
+/** Connections whose session Azure SQL ended with 37396. */
+const retired = new WeakSet<object>();
+
+/** Sequelize's pool `validate` hook. */
+type Validate = (connection?: unknown) => boolean;
+
+/**
+ * Sequelize's `pool.validate` for dialect `mssql`: refuses a connection whose session token expires
+ * soon (`sessionExpiresSoon`) or that Azure SQL ended with 37396, so Sequelize's pool closes it and
+ * opens a new one with a fresh token instead of sending the next query into 37396. Otherwise your
+ * own `validate` decides, or, without one, Sequelize's mssql check (the connection is logged in),
+ * which a `pool.validate` replaces.
+ *
+ * @param existing - The options' `pool.validate`, if any.
+ * @returns The hook to put into `pool.validate`.
+ */
+export function createTediousValidate(existing: Validate | undefined): Validate {
+  return (connection) => {
+    if (typeof connection !== "object" || connection === null) return false;
+    if (retired.has(connection) || sessionExpiresSoon(connection)) return false;
+    if (existing) return existing(connection);
+    // Sequelize 6's mssql ConnectionManager#validate, which a pool.validate option replaces.
+    const tedious = connection as { loggedIn?: boolean; state?: { name?: string } };
+    return tedious.loggedIn === true || tedious.state?.name === "LoggedIn";
+  };
 }

@@ -17,7 +17,7 @@ import {
   setHiddenPassword,
 } from "./chain-before-connect.js";
 import { createMariadbDriver, mariadbLoader } from "./mariadb-driver.js";
-import { createTediousDriver, loadTedious } from "./tedious-driver.js";
+import { createTediousDriver, createTediousValidate, loadTedious } from "./tedious-driver.js";
 
 /** The Sequelize options shape `withEntra` accepts and returns: Sequelize's own `Options`. */
 export type SequelizeEntraOptions = Options;
@@ -49,7 +49,11 @@ type DialectOptions = Record<string, unknown>;
  *   lodash `cloneDeep` would break the credential); `dialectOptions.options` gets
  *   `encrypt: "strict"` and `trustServerCertificate: false`, replacing Sequelize's insecure default
  *   `trustServerCertificate: true`; `dialectModule` becomes tedious with a `Connection` that calls
- *   `watchEntraErrors`. A `username` (SQL login) or another authentication type is refused.
+ *   `watchEntraErrors` and learns when its session token expires, and `pool.validate` (yours still
+ *   runs) has the pool retire a session shortly before its token expires, so queries never meet
+ *   Azure SQL's mid-session error 37396 (a session held past expiry anyway, e.g. in a long
+ *   transaction, gets 37396 explained and is not reused). A `username` (SQL login) or another
+ *   authentication type is refused.
  * - every other dialect is refused with `EntraAuthError`.
  *
  * `host`, `port`, `database` and `username` default to the Service Connector variables
@@ -244,6 +248,7 @@ function forMssql<T extends SequelizeEntraOptions>(input: T, options: EntraOptio
     dialectModulePath: undefined,
     dialectModule: createTediousDriver(load),
     hooks: chainBeforeConnect(input.hooks, authenticationHook(authentication)),
+    pool: { ...input.pool, validate: createTediousValidate(input.pool?.validate) },
   } as T;
 }
 

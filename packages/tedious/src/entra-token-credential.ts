@@ -90,6 +90,7 @@ export class EntraTokenCredential implements TokenCredential {
     // core-auth types the signal as AbortSignalLike; callers pass real AbortSignals.
     const abortSignal = options.abortSignal as AbortSignal | undefined;
     const { token, expiresOnTimestamp } = await provider.getToken({ abortSignal });
+    recordHandout(this, expiresOnTimestamp);
     return { token, expiresOnTimestamp };
   }
 
@@ -209,4 +210,48 @@ export function createEntraTokenCredential(options: EntraTokenCredentialOptions 
 /** True when `value` is a credential made by {@link createEntraTokenCredential}. */
 export function isEntraTokenCredential(value: unknown): value is EntraTokenCredential {
   return value instanceof EntraTokenCredential;
+}
+
+/**
+ * Per credential: the expiry of each token it handed out (tedious calls `getToken` once per login)
+ * and when it last handed that token out. Read by `trackSessionExpiry` to learn which token a
+ * connection logged in with; tokens long expired are pruned.
+ */
+const handouts = new WeakMap<EntraTokenCredential, Map<number, number>>();
+
+/** How long an expired token stays in {@link handouts}: longer than any login takes. */
+const HANDOUT_RETENTION_IN_MS = 120_000;
+
+function recordHandout(credential: EntraTokenCredential, expiresOnTimestamp: number): void {
+  let byExpiry = handouts.get(credential);
+  if (!byExpiry) {
+    byExpiry = new Map();
+    handouts.set(credential, byExpiry);
+  }
+  const nowMs = Date.now();
+  byExpiry.set(expiresOnTimestamp, nowMs);
+  for (const expiry of byExpiry.keys()) {
+    if (expiry < nowMs - HANDOUT_RETENTION_IN_MS) byExpiry.delete(expiry);
+  }
+}
+
+/**
+ * The earliest expiry among the tokens `credential` handed out at or after `sinceMs`: a lower bound
+ * of the expiry of the token a connection that started its login at `sinceMs` logged in with.
+ * Tokens already expired at `nowMs` are skipped unless no other was handed out (a login that
+ * succeeded used a token that was valid then). Undefined when none was handed out since.
+ */
+export function earliestTokenExpirySince(
+  credential: EntraTokenCredential,
+  sinceMs: number,
+  nowMs: number,
+): number | undefined {
+  let earliest: number | undefined;
+  let earliestExpired: number | undefined;
+  for (const [expiry, handedOutAt] of handouts.get(credential) ?? []) {
+    if (handedOutAt < sinceMs) continue;
+    if (expiry > nowMs) earliest = Math.min(earliest ?? expiry, expiry);
+    else earliestExpired = Math.min(earliestExpired ?? expiry, expiry);
+  }
+  return earliest ?? earliestExpired;
 }

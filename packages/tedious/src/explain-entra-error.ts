@@ -42,10 +42,16 @@ export interface WatchableConnection {
   };
   /** Adds the `connect` listener that explains a failed login before your callback sees it. */
   prependOnceListener(event: "connect", listener: (error?: Error) => void): unknown;
-  /** Adds the `errorMessage` listener that watches for error 37396 (session token expired). */
-  on(event: "errorMessage", listener: (message: { readonly number?: number }) => void): unknown;
+  /** Adds the `errorMessage` listener that watches for error 37396 (session token expired) and explains its message. */
+  on(
+    event: "errorMessage",
+    listener: (message: { readonly number?: number; message?: string }) => void,
+  ): unknown;
   /** Removes the `errorMessage` listener when the connection ends. */
-  removeListener(event: "errorMessage", listener: (message: { readonly number?: number }) => void): unknown;
+  removeListener(
+    event: "errorMessage",
+    listener: (message: { readonly number?: number; message?: string }) => void,
+  ): unknown;
   /** Adds the `end` listener that removes the `errorMessage` listener. */
   once(event: "end", listener: () => void): unknown;
 }
@@ -123,9 +129,10 @@ export function explainEntraError<E>(error: E, source?: EntraErrorSource): E {
 /**
  * Watches one tedious `Connection` for Entra failures: a failed login is passed to
  * {@link explainEntraError} before your `connect` callback (or mssql) sees it, and a later
- * error 37396 (Azure SQL re-validated the session's token and found it expired) is logged and
- * reported to `onSessionTokenExpired`. Attach it right after `new Connection(config)`, before or
- * after calling `connect()`.
+ * error 37396 (Azure SQL re-validated the session's token and found it expired) is logged,
+ * explained in the failed request's error (`[@org/tedious-entra TOKEN_EXPIRED]` and what to do)
+ * and reported to `onSessionTokenExpired`. Attach it right after `new Connection(config)`, before
+ * or after calling `connect()`.
  *
  * @example
  * ```ts
@@ -145,11 +152,16 @@ export function watchEntraErrors<C extends WatchableConnection>(
   connection.prependOnceListener("connect", (error?: Error) => {
     if (error) explainEntraError(error, connection);
   });
-  const onErrorMessage = (message: { readonly number?: number }) => {
+  const onErrorMessage = (message: { readonly number?: number; message?: string }) => {
     if (message?.number !== SESSION_TOKEN_EXPIRED) return;
     logger.warning(
       "Azure SQL re-validated an open session's access token and found it expired (37396); the session must be replaced.",
     );
+    // tedious builds the request's RequestError from this token's message right after this event,
+    // so the error the caller sees says what to do.
+    if (typeof message.message === "string" && !message.message.includes(MARKER)) {
+      message.message = `${message.message} [@org/tedious-entra ${SESSION_EXPIRED.code}] ${SESSION_EXPIRED.hint}`;
+    }
     options.onSessionTokenExpired?.();
   };
   connection.on("errorMessage", onErrorMessage);
@@ -157,9 +169,11 @@ export function watchEntraErrors<C extends WatchableConnection>(
   return connection;
 }
 
+const MARKER = "[@org/tedious-entra ";
+
 const SESSION_EXPIRED: ServerAuthErrorDescription = {
   code: "TOKEN_EXPIRED",
-  hint: "Azure SQL re-validated this open session's token and found it expired (error 37396, e.g. after maintenance or a long-lived session). Close this connection and run the query on a new one; new connections get a fresh token.",
+  hint: "Azure SQL re-validated this open session's token and found it expired (error 37396): the session was kept open past its token's expiry (a long transaction, a connection held outside the pool, or a pool without the withEntra hooks that retire sessions first). Close this connection and run the query on a new one; new connections get a fresh token. Do not hold one connection across token lifetimes.",
 };
 
 function credentialOf(source: EntraErrorSource): { invalidate(): void } | undefined {
@@ -195,6 +209,8 @@ function explainFedAuthFailure(error: DriverError, aggregate: DriverError): void
 }
 
 function annotate(error: DriverError, code: EntraAuthErrorCode, hint: string): void {
-  error.message = `${error.message} [@org/tedious-entra ${code}] ${hint}`;
+  // watchEntraErrors may have explained the message already (tedious copied it from the token).
+  if (!error.message.includes(MARKER))
+    error.message = `${error.message} [@org/tedious-entra ${code}] ${hint}`;
   Object.defineProperty(error, "entraCode", { value: code, enumerable: false, configurable: true });
 }

@@ -23,4 +23,12 @@ export {
   watchEntraErrors,
 } from "./explain-entra-error.js";
 export { type HoldableConnection, holdWhileConnected } from "./hold-while-connected.js";
+export {
+  SESSION_RETIRE_MARGIN_IN_MS,
+  type SessionExpiryConnection,
+  type SessionExpiryOptions,
+  sessionExpiresSoon,
+  sessionTokenExpiresOn,
+  trackSessionExpiry,
+} from "./session-expiry.js";
 export { type TediousEntraConfig, type TediousEntraResult, withEntra } from "./with-entra.js";

@@ -47,6 +47,25 @@ export const SQL_SERVER_PRELOGIN_VERSION: readonly [number, number, number, numb
 /** Why the endpoint refused a login: a token or TLS reason, or another database than its own. */
 export type SqlRefusalReason = LoginRejectionReason | "database";
 
+/** Azure SQL's error number when a request arrives on a session whose login token has expired. */
+export const SESSION_TOKEN_EXPIRED_ERROR = 37396;
+
+/**
+ * The ERROR token Azure SQL Database sends when a request arrives on a session whose access token
+ * has expired (error 37396; class 14 and state 1 are our choice, Azure's are undocumented); the
+ * session then ends.
+ */
+export function sessionTokenExpiredError(serverName = "emulated-sql"): TdsMessageFields {
+  return {
+    number: SESSION_TOKEN_EXPIRED_ERROR,
+    state: 1,
+    class: 14,
+    message:
+      "Query cannot be executed, access token is expired. Please login with a new access token and execute query again.",
+    serverName,
+  };
+}
+
 /**
  * The ERROR token Azure SQL Database sends for a refused Entra login: 18456, class 14, with the
  * `<token-identified principal>` placeholder (state 233 for an expired token, 1 otherwise).
@@ -102,6 +121,8 @@ export interface TdsIdentity {
   readonly user: string;
   /** The token's principal name (`SUSER_SNAME()`). */
   readonly login: string;
+  /** When the login's token expires (its `exp`, epoch milliseconds); undefined when unknown. */
+  readonly expiresOnTimestamp?: number;
 }
 
 /** The connection a {@link TdsLogin} belongs to. */
@@ -293,7 +314,11 @@ export class TdsLogin {
     }
     this.#sendLoginResponse(login);
     this.#phase = "logged-in";
-    this.#connection.loggedIn({ user: decision.user, login: decision.login });
+    this.#connection.loggedIn({
+      user: decision.user,
+      login: decision.login,
+      expiresOnTimestamp: decision.expiresOnTimestamp,
+    });
     lifetime.report({ accepted: true, user: decision.user });
     // Requests the client pipelined after its login (rare) are waiting in the reader.
     transport.drain();

@@ -18,6 +18,7 @@ import {
   TdsProtocolError,
   TokenType,
 } from "@org/entra-wire";
+import { sessionTokenExpiredError } from "./tds-login.js";
 import { runSqlBatch, type SqlOutcome, type SqlSession } from "./tds-sql.js";
 import type { TdsTransport } from "./tds-transport.js";
 
@@ -29,6 +30,13 @@ export interface TdsRequestsConnection {
   readonly session: Omit<SqlSession, "transactionCount" | "parameters">;
   /** A delayed answer could not be sent: the connection is destroyed. */
   fail(): void;
+  /**
+   * Whether the session's login token has expired now. When it says so, a request is answered with
+   * error 37396 and the session ends (see {@link TdsRequestsConnection.end}). Defaults to never.
+   */
+  sessionExpired?(): boolean;
+  /** Ends the connection after what was sent (the session's token expired). */
+  end?(): void;
 }
 
 /**
@@ -68,6 +76,18 @@ export class TdsRequests {
       return;
     }
     if (this.#pending) throw new TdsProtocolError("A request arrived while another one runs.");
+    if (this.#connection.sessionExpired?.()) {
+      // Azure SQL re-validates the session's token when a request arrives: an expired one ends
+      // the session with 37396 instead of running the request.
+      this.#send(
+        Buffer.concat([
+          buildErrorToken(sessionTokenExpiredError(this.#connection.session.serverName)),
+          buildDone({ status: DoneStatus.error }),
+        ]),
+      );
+      this.#connection.end?.();
+      return;
+    }
     if (message.ignored) {
       // The client canceled while sending: answer the abandoned message with an empty DONE.
       this.#send(buildDone());

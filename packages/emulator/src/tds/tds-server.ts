@@ -45,6 +45,14 @@ export interface SqlServerEndpointOptions {
    * (`expired`, `audience`, `invalid`, `principal`, `tls-required`, `database`). Throws are ignored.
    */
   onLogin?(event: { accepted: boolean; reason?: LoginRejectionReason | "database"; user: string }): void;
+  /**
+   * Whether a session whose login token expires at `expiresOnTimestamp` (epoch milliseconds) has
+   * expired now; asked when each request arrives. When it says so the request is answered with
+   * error 37396 and the connection closed, as Azure SQL does. Without it sessions never expire.
+   */
+  isSessionExpired?(expiresOnTimestamp: number): boolean;
+  /** Called once for each session ended with error 37396. Throws are ignored. */
+  onSessionExpired?(): void;
 }
 
 /**
@@ -80,7 +88,8 @@ export interface SqlServerEndpoint {
  * answering a small set of statements itself (there is no SQL Server behind it): TDS 8 strict TLS
  * or TLS inside PRELOGIN (TDS 7.4), LOGIN7 with FEDAUTH (SECURITYTOKEN, or ADAL with the
  * FEDAUTHINFO -> FEDAUTH_TOKEN exchange), then SQL_BATCH, `sp_executesql`, ATTENTION and
- * transaction-manager requests.
+ * transaction-manager requests. With `isSessionExpired`, a request on a session whose token has
+ * expired gets error 37396 and the connection closes, as Azure SQL does.
  *
  * @example
  * const endpoint = await startSqlServerEndpoint({
@@ -151,6 +160,8 @@ class TdsConnection {
             serverName: settings.serverName,
           },
           fail: () => this.destroy(),
+          sessionExpired: () => this.#sessionExpired(settings.options, identity.expiresOnTimestamp),
+          end: () => this.#lifetime.end(() => this.#transport.end()),
         });
         this.#lifetime.loggedIn();
         this.#transport.maxMessageLength = settings.limits.maxRequestLength;
@@ -161,6 +172,16 @@ class TdsConnection {
   /** Destroys every socket of this connection. Idempotent. */
   destroy(): void {
     this.#lifetime.destroy();
+  }
+
+  #sessionExpired(options: SqlServerEndpointOptions, expiresOnTimestamp: number | undefined): boolean {
+    if (expiresOnTimestamp === undefined || !options.isSessionExpired?.(expiresOnTimestamp)) return false;
+    try {
+      options.onSessionExpired?.();
+    } catch {
+      // A failing observer must not keep the session alive.
+    }
+    return true;
   }
 
   #teardown(): void {

@@ -63,12 +63,16 @@ export type BackendLoginResult =
     };
 
 /**
- * Opens a plain TCP session to the backend (or uses `options.socket`), completes its authentication
- * (trust, cleartext, MD5 or SCRAM-SHA-256) and reads up to the first ReadyForQuery. Never rejects.
+ * Opens a plain TCP session to the backend (or uses `options.socket`) with Nagle's algorithm off,
+ * completes its authentication (trust, cleartext, MD5 or SCRAM-SHA-256) and reads up to the first
+ * ReadyForQuery. Never rejects.
  */
 export function loginToBackend(options: BackendLoginOptions): Promise<BackendLoginResult> {
   return new Promise((resolve) => {
     const socket = options.socket ?? connect({ host: options.host, port: options.port });
+    // The login is several small round trips and the socket is piped afterwards: no Nagle delay on
+    // any of it (on a TLS socket this reaches the TCP socket beneath).
+    socket.setNoDelay(true);
     const reader = new PgFrameReader();
     const sessionStart: Buffer[] = [];
     let authenticated = false;
