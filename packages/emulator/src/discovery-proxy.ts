@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { type AddressInfo, connect, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { TLSSocket } from "node:tls";
+import { ServerLifecycle } from "./server-lifecycle.js";
 
 /** The host MSAL sends instance discovery to, whatever the authority (msal-common `AAD_INSTANCE_DISCOVERY_ENDPT`). */
 export const INSTANCE_DISCOVERY_HOST = "login.microsoftonline.com";
@@ -44,11 +45,8 @@ export interface DiscoveryProxy {
  * process.env.HTTPS_PROXY = proxy.url;
  */
 export async function startDiscoveryProxy(options: DiscoveryProxyOptions): Promise<DiscoveryProxy> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  };
+  const lifecycle = new ServerLifecycle();
+  const track = (socket: Socket) => lifecycle.track(socket);
 
   // Serves the intercepted login.microsoftonline.com connections.
   const intercepted = createServer((request, response) => {
@@ -70,7 +68,6 @@ export async function startDiscoveryProxy(options: DiscoveryProxyOptions): Promi
     response.writeHead(403, { "Content-Type": "text/plain; charset=utf-8" });
     response.end("entra-emulator's proxy only tunnels HTTPS (CONNECT) to its own Entra endpoints.\n");
   });
-  proxy.on("connection", track);
   proxy.on("connect", (request: IncomingMessage, socket: Socket, head: Buffer) => {
     const target = parseTarget(request.url ?? "");
     if (target?.host === INSTANCE_DISCOVERY_HOST && target.port === 443) {
@@ -104,28 +101,13 @@ export async function startDiscoveryProxy(options: DiscoveryProxyOptions): Promi
   });
   proxy.on("clientError", (_error, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    proxy.once("error", reject);
-    proxy.listen(options.port ?? 0, options.host, () => {
-      proxy.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = proxy.address() as AddressInfo;
+  const port = await lifecycle.listen(proxy, options.port, options.host);
   const listening = localAddress(options.host);
   const host = listening.includes(":") ? `[${listening}]` : listening;
 
-  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        proxy.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-      });
-      return closing;
-    },
+    close: () => lifecycle.close(),
   };
 }
 

@@ -9,11 +9,12 @@ import {
 } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
-import { type FederatedTokenIssuer, parseJwt } from "./federated-token-issuer.js";
+import type { FederatedTokenIssuer } from "./federated-token-issuer.js";
 import type { EmulatedIdentity } from "./resolve-identities.js";
+import { ServerLifecycle } from "./server-lifecycle.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import { statusMessages, type TokenRequestControl } from "./token-request-control.js";
+import { parseJwt } from "./token-validation.js";
 
 /** Options of {@link startEntraAuthority}. */
 export interface EntraAuthorityOptions {
@@ -108,8 +109,7 @@ const FEDERATION_DOCS =
  */
 export async function startEntraAuthority(options: EntraAuthorityOptions): Promise<EntraAuthority> {
   const { tenantId, control, now } = options;
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
+  const lifecycle = new ServerLifecycle();
   const certificates = new Map<string, RegisteredCertificate[]>();
   const servicePrincipals = options.identities.filter((identity) => identity.kind === "servicePrincipal");
   let url = "";
@@ -244,14 +244,11 @@ export async function startEntraAuthority(options: EntraAuthorityOptions): Promi
           response.end("<html><body><h1>502 Bad Gateway</h1></body></html>");
         }
         return;
-      case "slow": {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
+      case "slow":
+        lifecycle.later(active.delayInMs, () => {
           if (!response.destroyed) answerTokenRequest(tenant, request, response);
-        }, active.delayInMs);
-        timers.add(timer);
+        });
         return;
-      }
       default:
         answerTokenRequest(tenant, request, response);
     }
@@ -564,22 +561,10 @@ export async function startEntraAuthority(options: EntraAuthorityOptions): Promi
       sendJson(response, 500, { error: "server_error", error_description: String(error) });
     }
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
   server.on("tlsClientError", () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await lifecycle.listen(server, options.port, options.host);
   url = `https://localhost:${port}`;
 
-  let closing: Promise<void> | undefined;
   return {
     url,
     port,
@@ -589,16 +574,7 @@ export async function startEntraAuthority(options: EntraAuthorityOptions): Promi
     tokenEndpoint: `${url}/${tenantId}/oauth2/v2.0/token`,
     registerCertificate,
     answerInstanceDiscovery,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-      });
-      return closing;
-    },
+    close: () => lifecycle.close(),
   };
 }
 

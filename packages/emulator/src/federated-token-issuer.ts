@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { federatedTokenAudience } from "./resolve-identities.js";
-import type { JsonWebKeySet } from "./token-issuer.js";
+import { type JsonWebKeySet, rsaKeySet } from "./token-issuer.js";
+import { parseJwt } from "./token-validation.js";
 
 /** Options of {@link FederatedTokenIssuer.mint}. */
 export interface MintFederatedTokenOptions {
@@ -67,21 +68,7 @@ export function createFederatedTokenIssuer(options: {
         .update(publicKey.export({ type: "spki", format: "der" }))
         .digest("base64url")
         .slice(0, 43);
-      const jwk = publicKey.export({ format: "jwk" });
-      const jwks: JsonWebKeySet = Object.freeze({
-        keys: Object.freeze([
-          Object.freeze({
-            kty: "RSA" as const,
-            use: "sig" as const,
-            alg: "RS256" as const,
-            kid,
-            x5t: kid,
-            n: String(jwk.n),
-            e: String(jwk.e),
-          }),
-        ]),
-      });
-      keys = { privateKey, publicKey, kid, jwks };
+      keys = { privateKey, publicKey, kid, jwks: rsaKeySet(publicKey, kid) };
     }
     return keys;
   };
@@ -138,40 +125,6 @@ export function createFederatedTokenIssuer(options: {
       return valid ? { ok: true, header, claims } : { ok: false, reason: "signature" };
     },
   });
-}
-
-/** A compact JWS split into its decoded parts; undefined when it is not one. */
-export function parseJwt(token: string):
-  | {
-      readonly header: Readonly<Record<string, unknown>>;
-      readonly claims: Readonly<Record<string, unknown>>;
-      readonly signingInput: string;
-      readonly signature: Buffer;
-    }
-  | undefined {
-  const parts = typeof token === "string" ? token.split(".") : [];
-  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part))) return undefined;
-  const [headerPart = "", payloadPart = "", signaturePart = ""] = parts;
-  const header = decodeObject(headerPart);
-  const claims = decodeObject(payloadPart);
-  if (!header || !claims) return undefined;
-  return {
-    header,
-    claims,
-    signingInput: `${headerPart}.${payloadPart}`,
-    signature: Buffer.from(signaturePart, "base64url"),
-  };
-}
-
-function decodeObject(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-    return value && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function segment(value: unknown): string {

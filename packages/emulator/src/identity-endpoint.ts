@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import type { EmulatedIdentity } from "./resolve-identities.js";
+import { ServerLifecycle } from "./server-lifecycle.js";
 import type { TokenIssuer } from "./token-issuer.js";
 import {
   type IdentityEndpointCounters,
@@ -105,8 +105,7 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
   const identityHeader = options.identityHeader ?? randomBytes(16).toString("hex");
   const host = options.host ?? "127.0.0.1";
   const cache = new Map<string, CachedToken>();
-  const sockets = new Set<Socket>();
-  const pendingTimers = new Set<NodeJS.Timeout>();
+  const lifecycle = new ServerLifecycle();
   const control = options.control ?? new TokenRequestControl();
   const takeFault = () => control.takeFault();
   const count = (
@@ -169,14 +168,11 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
         }
         return;
       }
-      case "slow": {
-        const timer = setTimeout(() => {
-          pendingTimers.delete(timer);
+      case "slow":
+        lifecycle.later(active.delayInMs, () => {
           if (!response.destroyed) answer(protocol, url, request, response);
-        }, active.delayInMs);
-        pendingTimers.add(timer);
+        });
         return;
-      }
       default:
         answer(protocol, url, request, response);
     }
@@ -230,21 +226,9 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
       sendJson(response, 500, { error: "server_error", error_description: String(error) });
     }
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await lifecycle.listen(server, options.port, host);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-  let closing: Promise<void> | undefined;
   return {
     url,
     appServiceEndpoint: `${url}${appServicePath}`,
@@ -269,16 +253,7 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions): P
     resetCounters() {
       control.resetCounters();
     },
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of pendingTimers) clearTimeout(timer);
-        pendingTimers.clear();
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-      });
-      return closing;
-    },
+    close: () => lifecycle.close(),
   };
 }
 

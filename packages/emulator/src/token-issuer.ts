@@ -103,20 +103,7 @@ export async function createTokenIssuer(options: TokenIssuerOptions = {}): Promi
   );
   const spki = publicKey.export({ type: "spki", format: "der" });
   const kid = createHash("sha1").update(spki).digest("base64url");
-  const jwk = publicKey.export({ format: "jwk" });
-  const jwks: JsonWebKeySet = Object.freeze({
-    keys: Object.freeze([
-      Object.freeze({
-        kty: "RSA" as const,
-        use: "sig" as const,
-        alg: "RS256" as const,
-        kid,
-        x5t: kid,
-        n: String(jwk.n),
-        e: String(jwk.e),
-      }),
-    ]),
-  });
+  const jwks = rsaKeySet(publicKey, kid);
   const header = encodeSegment({ typ: "JWT", alg: "RS256", kid, x5t: kid });
 
   function mintToken(mint: MintTokenOptions): MintedToken {
@@ -157,4 +144,28 @@ export async function createTokenIssuer(options: TokenIssuerOptions = {}): Promi
 
 function encodeSegment(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+/**
+ * The JSON Web Key Set that publishes one RS256 signing key, with `kid` also as its `x5t`.
+ *
+ * @param publicKey - The RSA public key.
+ * @param kid - The key id tokens name in their header.
+ * @returns A frozen key set.
+ */
+export function rsaKeySet(publicKey: KeyObject, kid: string): JsonWebKeySet {
+  const jwk = publicKey.export({ format: "jwk" });
+  return Object.freeze({
+    keys: Object.freeze([
+      Object.freeze({
+        kty: "RSA" as const,
+        use: "sig" as const,
+        alg: "RS256" as const,
+        kid,
+        x5t: kid,
+        n: String(jwk.n),
+        e: String(jwk.e),
+      }),
+    ]),
+  });
 }

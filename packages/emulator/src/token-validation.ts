@@ -56,10 +56,9 @@ export function validateToken(token: string, options: TokenValidationOptions): T
   if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part)) || !parts[2]) {
     return invalid("The token is not a compact JWS (three base64url segments).");
   }
-  const [headerPart = "", payloadPart = "", signaturePart = ""] = parts;
-  const header = decodeJson(headerPart);
-  const claims = decodeJson(payloadPart);
-  if (!header || !claims) return invalid("The token header or payload is not a base64url JSON object.");
+  const parsed = parseJwt(token);
+  if (!parsed) return invalid("The token header or payload is not a base64url JSON object.");
+  const { header, claims, signingInput, signature } = parsed;
   if (header.alg !== "RS256") return invalid(`Unsupported signing algorithm ${JSON.stringify(header.alg)}.`);
 
   let key: KeyObject;
@@ -70,8 +69,7 @@ export function validateToken(token: string, options: TokenValidationOptions): T
   } catch {
     return invalid("The signing key could not be loaded.");
   }
-  const signature = Buffer.from(signaturePart, "base64url");
-  if (!verify("RSA-SHA256", Buffer.from(`${headerPart}.${payloadPart}`), key, signature)) {
+  if (!verify("RSA-SHA256", Buffer.from(signingInput), key, signature)) {
     return invalid("The token signature does not verify.");
   }
 
@@ -142,6 +140,29 @@ function selectKey(header: Record<string, unknown>, options: TokenValidationOpti
   }
   if (!options.publicKey) return undefined;
   return typeof options.publicKey === "string" ? createPublicKey(options.publicKey) : options.publicKey;
+}
+
+/** A compact JWS split into its decoded parts; undefined when it is not one. */
+export function parseJwt(token: string):
+  | {
+      readonly header: Readonly<Record<string, unknown>>;
+      readonly claims: Readonly<Record<string, unknown>>;
+      readonly signingInput: string;
+      readonly signature: Buffer;
+    }
+  | undefined {
+  const parts = typeof token === "string" ? token.split(".") : [];
+  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]*$/.test(part))) return undefined;
+  const [headerPart = "", payloadPart = "", signaturePart = ""] = parts;
+  const header = decodeJson(headerPart);
+  const claims = decodeJson(payloadPart);
+  if (!header || !claims) return undefined;
+  return {
+    header,
+    claims,
+    signingInput: `${headerPart}.${payloadPart}`,
+    signature: Buffer.from(signaturePart, "base64url"),
+  };
 }
 
 function decodeJson(segment: string): Record<string, unknown> | undefined {

@@ -213,6 +213,20 @@ export function isEntraTokenCredential(value: unknown): value is EntraTokenCrede
 }
 
 /**
+ * The Entra credential in a tedious connection's config (`authentication.options.credential`, as
+ * tedious normalised it), or undefined for any other authentication.
+ */
+export function credentialOfConnection(connection: {
+  readonly config?: { readonly authentication?: unknown };
+}): EntraTokenCredential | undefined {
+  const authentication = connection.config?.authentication as
+    | { readonly options?: { readonly credential?: unknown } }
+    | undefined;
+  const credential = authentication?.options?.credential;
+  return isEntraTokenCredential(credential) ? credential : undefined;
+}
+
+/**
  * Per credential: the expiry of each token it handed out (tedious calls `getToken` once per login)
  * and when it last handed that token out. Read by `trackSessionExpiry` to learn which token a
  * connection logged in with; tokens long expired are pruned.

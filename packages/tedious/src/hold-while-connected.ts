@@ -1,4 +1,8 @@
-import { type EntraTokenCredential, isEntraTokenCredential } from "./entra-token-credential.js";
+import {
+  credentialOfConnection,
+  type EntraTokenCredential,
+  isEntraTokenCredential,
+} from "./entra-token-credential.js";
 
 /** The parts of a tedious `Connection` that {@link holdWhileConnected} uses. */
 export interface HoldableConnection {
@@ -55,7 +59,7 @@ const held = new WeakSet<object>();
  */
 export function holdWhileConnected<C extends HoldableConnection>(
   connection: C,
-  credential: EntraTokenCredential | undefined = credentialOf(connection),
+  credential: EntraTokenCredential | undefined = credentialOfConnection(connection),
 ): C {
   if (!isEntraTokenCredential(credential) || connection.closed === true || held.has(connection)) {
     return connection;
@@ -73,12 +77,4 @@ export function holdWhileConnected<C extends HoldableConnection>(
   if (LOGGED_IN_STATES.has(connection.state?.name ?? "")) start();
   else connection.once("connect", (error?: Error) => (error ? undefined : start()));
   return connection;
-}
-
-function credentialOf(connection: HoldableConnection): EntraTokenCredential | undefined {
-  const authentication = connection.config?.authentication as
-    | { readonly options?: { readonly credential?: unknown } }
-    | undefined;
-  const credential = authentication?.options?.credential;
-  return isEntraTokenCredential(credential) ? credential : undefined;
 }

@@ -1,8 +1,4 @@
-import {
-  type EntraTokenCredential,
-  earliestTokenExpirySince,
-  isEntraTokenCredential,
-} from "./entra-token-credential.js";
+import { credentialOfConnection, earliestTokenExpirySince } from "./entra-token-credential.js";
 
 /**
  * The most time before its token's expiry at which a session is retired. A session whose token
@@ -72,7 +68,7 @@ export function trackSessionExpiry<C extends SessionExpiryConnection>(
   connection: C,
   options: SessionExpiryOptions = {},
 ): C {
-  const credential = credentialOf(connection);
+  const credential = credentialOfConnection(connection);
   if (!credential || tracked.has(connection)) return connection;
   tracked.add(connection);
   const now = options.now ?? Date.now;
@@ -128,12 +124,4 @@ export function sessionExpiresSoon(connection: object, options: SessionExpiryOpt
  */
 export function sessionTokenExpiresOn(connection: object): number | undefined {
   return sessions.get(connection)?.expiresOnTimestamp;
-}
-
-function credentialOf(connection: SessionExpiryConnection): EntraTokenCredential | undefined {
-  const authentication = connection.config?.authentication as
-    | { readonly options?: { readonly credential?: unknown } }
-    | undefined;
-  const credential = authentication?.options?.credential;
-  return isEntraTokenCredential(credential) ? credential : undefined;
 }
