@@ -104,6 +104,13 @@ const RULES: readonly Rule[] = [
     reason:
       "TypeORM CLI inside a TypeORM project (examples/typeorm, integration/test/example-typeorm.test.ts)",
   },
+  {
+    kind: "skip",
+    file: "examples/testcontainers/README.md",
+    pattern: /^npx vitest run\b/,
+    reason:
+      "the example's own tests, in a user's project with Docker; the integration project runs them (vitest.config.ts)",
+  },
   { kind: "skip", pattern: /<[\w -]+>|\.\.\./, reason: "contains a placeholder (<command>, ...)" },
   {
     kind: "skip",
