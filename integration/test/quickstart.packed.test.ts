@@ -87,6 +87,7 @@ function isDriver(name: string): boolean {
     [
       "pg",
       "pg-native",
+      "postgres",
       "mysql",
       "mysql2",
       "mariadb",
@@ -105,7 +106,7 @@ type Engine = "postgresql" | "mysql" | "sqlserver";
 function engineOf(line: InstallLine): Engine {
   const engines = new Set<Engine>();
   for (const name of line.packages) {
-    if (["pg", "@prisma/adapter-pg"].includes(name)) engines.add("postgresql");
+    if (["pg", "postgres", "@prisma/adapter-pg"].includes(name)) engines.add("postgresql");
     if (["mysql2", "mariadb", "@prisma/adapter-mariadb"].includes(name)) engines.add("mysql");
     if (["mssql", "tedious", "@prisma/adapter-mssql"].includes(name)) engines.add("sqlserver");
   }
@@ -146,6 +147,15 @@ const pool = new pg.Pool(withEntra({ database: ${database} }));
 const { rows } = await pool.query(${sql});
 report(rows[0]);
 await pool.end();
+`;
+    case "@org/postgres-entra":
+      return `import postgres from "postgres";
+import { withEntra } from "@org/postgres-entra";
+${REPORT}
+const sql = postgres(withEntra({ database: ${database} }));
+const rows = await sql.unsafe(${sql});
+report(rows[0]);
+await sql.end();
 `;
     case "@org/mysql2-entra":
       return `import mysql from "mysql2/promise";

@@ -2,10 +2,12 @@ import "reflect-metadata";
 import type { EntraOptions } from "@org/entra-core";
 import { withEntra as withKnexEntra } from "@org/knex-entra";
 import { withEntra as withPgEntra } from "@org/pg-entra";
+import { withEntra as withPostgresEntra } from "@org/postgres-entra";
 import { createEntraAdapter } from "@org/prisma-entra";
 import { withEntra as withSequelizeEntra } from "@org/sequelize-entra";
 import { withEntra as withTypeormEntra } from "@org/typeorm-entra";
 import pg from "pg";
+import postgres from "postgres";
 import { type HostileAddress, type HostileTarget, hostileTarget } from "./hostile-matrix.js";
 import { authenticateSequelize, knexQuery, openDataSource, TYPEORM_MAJORS } from "./open-and-close.js";
 import { proxyHostileTarget } from "./proxy-hostile-targets.js";
@@ -113,6 +115,39 @@ export const postgresqlHostileTargets: readonly HostileTarget[] = [
     } finally {
       await adapter.dispose();
     }
+  }),
+  hostileTarget<{ readonly ssl?: PgTls["ssl"] | "require" | "verify-full"; readonly url?: string }>({
+    name: "postgres.js",
+    engine: "postgresql",
+    // postgres.js's own strings too: "require" skips the certificate check in postgres.js itself.
+    tlsSettings: {
+      ...TLS_SETTINGS,
+      'ssl: "require"': () => ({ ssl: "require" }),
+      'ssl: "verify-full"': () => ({ ssl: "verify-full" }),
+    },
+    refusedUpFront: ["ssl: { ca, checkServerIdentity }"],
+    async connect(server, { ssl, url }, options) {
+      const config = withPostgresEntra(
+        url ?? {
+          host: server.host,
+          port: server.port,
+          database: "postgres",
+          ...(ssl === undefined ? {} : { ssl }),
+        },
+        options,
+      );
+      const sql = postgres({
+        ...config,
+        max: 1,
+        connect_timeout: CONNECT_TIMEOUT_IN_MS / 1000,
+        onnotice: () => {},
+      });
+      try {
+        await sql`select 1`;
+      } finally {
+        await sql.end({ timeout: 0 }).catch(() => {});
+      }
+    },
   }),
   proxyHostileTarget("postgresql"),
 ];

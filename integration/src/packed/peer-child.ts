@@ -98,6 +98,27 @@ async function pgApp(): Promise<Record<string, EngineApp>> {
   };
 }
 
+async function postgresApp(): Promise<Record<string, EngineApp>> {
+  const { withEntra } = await load("@org/postgres-entra");
+  const postgres = await load("postgres");
+  return {
+    postgresql: {
+      async whoAmI() {
+        const sql = postgres(withEntra({ max: 1 }));
+        try {
+          return first(await sql.unsafe(WHO_AM_I.postgresql));
+        } finally {
+          await sql.end();
+        }
+      },
+      async insecure() {
+        const sql = postgres(withEntra({ ssl: false }));
+        await sql.end();
+      },
+    },
+  };
+}
+
 async function mysql2App(): Promise<Record<string, EngineApp>> {
   const { withEntra } = await load("@org/mysql2-entra");
   const mysql = await load("mysql2/promise");
@@ -284,6 +305,7 @@ async function mssqlApp(): Promise<Record<string, EngineApp>> {
 
 const APPS: Record<string, (engines: readonly string[]) => Promise<Record<string, EngineApp>>> = {
   "@org/pg-entra": pgApp,
+  "@org/postgres-entra": postgresApp,
   "@org/mysql2-entra": mysql2App,
   "@org/knex-entra": knexApp,
   "@org/sequelize-entra": sequelizeApp,

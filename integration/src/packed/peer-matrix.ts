@@ -36,6 +36,7 @@ export const IDENTITY_PEER = "@azure/identity";
 
 export const PEER_CHECKS: readonly PeerCheck[] = [
   { adapter: "@org/pg-entra", engine: "postgresql", peers: ["pg"] },
+  { adapter: "@org/postgres-entra", engine: "postgresql", peers: ["postgres"] },
   { adapter: "@org/mysql2-entra", engine: "mysql", peers: ["mysql2"] },
   { adapter: "@org/knex-entra", engine: "postgresql", peers: ["knex", "pg"] },
   { adapter: "@org/knex-entra", engine: "mysql", peers: ["knex", "mysql2"] },

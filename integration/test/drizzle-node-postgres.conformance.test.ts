@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { drizzleNodePostgresTarget } from "../src/targets/drizzle-targets.js";
+
+describeConformance(drizzleNodePostgresTarget);

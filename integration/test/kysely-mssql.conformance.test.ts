@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { kyselyMssqlTarget } from "../src/targets/kysely-targets.js";
+
+describeConformance(kyselyMssqlTarget);

@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { kyselyMysqlTarget } from "../src/targets/kysely-targets.js";
+
+describeConformance(kyselyMysqlTarget);

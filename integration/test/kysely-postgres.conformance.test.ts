@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { kyselyPostgresTarget } from "../src/targets/kysely-targets.js";
+
+describeConformance(kyselyPostgresTarget);

@@ -1,0 +1,4 @@
+import { describeConformance } from "../src/conformance.js";
+import { postgresTarget } from "../src/targets/postgres-target.js";
+
+describeConformance(postgresTarget);
