@@ -1,12 +1,5 @@
 import { defineConfig } from "vitest/config";
 
-/** Conformance targets that are ORMs or query builders on top of a driver adapter, not adapters. */
-const RECIPE_CONFORMANCE = [
-  "integration/test/drizzle-*.conformance.test.ts",
-  "integration/test/kysely-*.conformance.test.ts",
-  "integration/test/mikro-orm-*.conformance.test.ts",
-];
-
 export default defineConfig({
   test: {
     coverage: {
@@ -32,25 +25,9 @@ export default defineConfig({
           name: "integration",
           // examples/testcontainers: the user-facing example, run against containers (CI builds local images).
           include: ["integration/test/**/*.test.ts", "examples/testcontainers/test/**/*.test.ts"],
-          exclude: [
-            "integration/test/**/*.hostile.test.ts",
-            "integration/test/**/*.packed.test.ts",
-            ...RECIPE_CONFORMANCE,
-          ],
+          exclude: ["integration/test/**/*.hostile.test.ts", "integration/test/**/*.packed.test.ts"],
           // Local container images for the testcontainers pass, where scripts/ensure-docker.sh built them.
           globalSetup: ["integration/src/containers-global-setup.ts"],
-          environment: "node",
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
-          fileParallelism: false,
-        },
-      },
-      {
-        test: {
-          // The conformance suite through Drizzle, Kysely and MikroORM over our driver adapters: the
-          // test command runs it beside the hostile and packed suites (scripts/side-by-side.sh).
-          name: "recipes",
-          include: RECIPE_CONFORMANCE,
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
