@@ -234,13 +234,15 @@ describe("outage: 10 connection loops over 20 pools share one retry schedule", (
         expect(callsDuringOutage / outageSeconds).toBeLessThanOrEqual(2);
         expect(requestsDuringOutage / outageSeconds).toBeLessThanOrEqual(2);
         expect([...state.codes].every((code) => code === "CREDENTIAL_FAILED")).toBe(true);
+        // Bounds, not timings: a schedule that backed off (to tens of seconds) fails them; a loaded
+        // 2-core CI machine adds seconds of scheduling to a correct one (5.3 s seen for the 500 case).
         if (kind === "single request") {
           // The provider's own schedule: the next attempt is at most a second away.
-          expect(firstMs).toBeLessThan(1_000 + 500);
-          expect(lastMs).toBeLessThan(1_000 + 1_000);
+          expect(firstMs).toBeLessThan(1_000 + 2_000);
+          expect(lastMs).toBeLessThan(1_000 + 3_000);
         } else {
           // DefaultAzureCredential's own retries inside the call in flight come first (up to 3.2 s).
-          expect(lastMs).toBeLessThan(3_200 + 1_000 + 1_000);
+          expect(lastMs).toBeLessThan(3_200 + 1_000 + 5_000);
         }
         expect(harness.emulator.counters.loginsRejected).toBe(0);
       } finally {
